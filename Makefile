@@ -1,0 +1,90 @@
+# veil: one Makefile, no recursion. Objects and programs go to $(B)/;
+# `make asan` and `make fuzz` build into their own trees so that the
+# ordinary build is never clobbered.
+
+B	?= build
+PREFIX	?= /usr/local
+DESTDIR	?=
+CC	?= cc
+CFLAGS	?= -O2 -g
+PKG	 = lua5.4 libseccomp libcrypto msgpack sqlite3
+WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla
+HARDEN	 = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+HLDFLAGS = -pie -Wl,-z,relro,-z,now
+CPPFLAGS+= -std=c11 -D_GNU_SOURCE -Icommon -Ianonymize -Iruntime -Isandbox \
+	   -Ipolicies $(shell pkg-config --cflags $(PKG)) -MMD -MP
+LIBS	 = $(shell pkg-config --libs $(PKG)) -lm
+TESTLIBS = $(shell pkg-config --libs cmocka)
+
+COMMON_O = $(addprefix $(B)/common/, error.o utf8.o table.o table_build.o \
+	   csv.o luadata.o hierarchy.o schema.o ingest.o datefmt.o \
+	   jsonw.o)
+CLI_O	 = $(addprefix $(B)/cli/, veil.o inspect.o)
+LIB_O	 = $(COMMON_O)
+
+PROGS	 = $(B)/veil $(B)/clinic-gen
+UNIT	 = table csv schema ingest utf8 hierarchy
+TESTS	 = $(addprefix $(B)/tests/test_, $(UNIT))
+FUZZ	 = csv schema table
+REPLAY	 = $(addprefix $(B)/tests/replay_, $(FUZZ))
+BENCH	 = $(B)/bench/bench_ingest
+
+all: $(PROGS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(HARDEN) $(WARN) $(CFLAGS) -c -o $@ $<
+
+$(B)/veil: $(CLI_O) $(LIB_O)
+	$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/clinic-gen: $(B)/examples/clinic/clinic_gen.o
+	$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^
+
+$(B)/tests/test_%: $(B)/tests/test_%.o $(LIB_O)
+	$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(TESTLIBS)
+
+# The fuzz targets, linked with a main that replays the saved corpus.
+$(B)/tests/replay_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/replay.o $(LIB_O)
+	$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/bench/bench_%: $(B)/bench/bench_%.o $(LIB_O)
+	$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+test: $(PROGS) $(TESTS) $(REPLAY)
+	@B=$(B) sh tests/run.sh $(UNIT) -- $(FUZZ)
+
+asan:
+	$(MAKE) B=build-asan CC=$(CC) test \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -DVEIL_DEBUG" \
+	    HARDEN="-fPIE"
+
+# libFuzzer targets (clang). Run one with e.g.
+#   build-fuzz/fuzz_csv -max_total_time=60 tests/fuzz/corpus/csv
+FUZZ_CFLAGS = -O1 -g -fsanitize=fuzzer-no-link,address,undefined
+fuzz:
+	$(MAKE) B=build-fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS)" HARDEN="-fPIE" \
+	    $(addprefix build-fuzz/fuzz_, $(FUZZ))
+
+build-fuzz/fuzz_%: build-fuzz/tests/fuzz/fuzz_%.o $(LIB_O)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+bench: $(BENCH) $(B)/clinic-gen
+	$(B)/bench/bench_ingest $(B)/clinic-gen
+
+demo: $(PROGS)
+	@sh examples/demo.sh $(B)
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/veil/examples
+	install -m 0755 $(B)/veil $(DESTDIR)$(PREFIX)/bin/veil
+	cp -R examples/adult examples/clinic $(DESTDIR)$(PREFIX)/share/veil/examples/
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+.PHONY: all test asan fuzz bench demo install clean
+.SECONDARY:
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,74 @@
+/*
+ * csv.h: a streaming RFC 4180 reader.
+ *
+ * Reads records from a descriptor (or a memory buffer) through a bounded
+ * buffer, never the whole file: quoted fields with "" escapes, embedded
+ * delimiters and newlines, LF or CRLF line ends, an optional UTF-8 BOM,
+ * and a delimiter of ',', ';' or tab, detected from the first record
+ * unless given. Blank lines are skipped. Every limit is checked before
+ * memory is spent on it.
+ *
+ * The reader only splits: it does not check encodings or types (ingest.c
+ * does, since it knows the columns).
+ */
+#ifndef VEIL_CSV_H
+#define VEIL_CSV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct csv_limits {
+	size_t		max_record;	/* bytes in one record */
+	size_t		max_fields;	/* fields in one record */
+	uint64_t	max_rows;	/* records in the file, header included */
+};
+
+#define CSV_DEFAULT_MAX_RECORD	(1u << 20)	/* 1 MiB */
+#define CSV_DEFAULT_MAX_FIELDS	4096
+#define CSV_DEFAULT_MAX_ROWS	UINT64_C(100000000)
+#define CSV_HARD_MAX_RECORD	(64u << 20)
+
+/* Fills l with the defaults above. */
+void	 csv_limits_default(struct csv_limits *l);
+
+struct csv_field {
+	const char	*p;		/* not NUL-terminated */
+	size_t		 len;
+	int		 quoted;	/* "" is an empty string, not a null */
+};
+
+struct csv_reader;
+
+/*
+ * Starts reading fd (not closed by the reader). name is used in messages.
+ * delim is ',', ';', '\t', or 0 to detect it from the first record.
+ * limits may be NULL for the defaults. Returns NULL with err set.
+ */
+struct csv_reader *csv_open_fd(int fd, const char *name, int delim,
+	    const struct csv_limits *limits, struct veil_err *err);
+/* The same over len bytes at buf, which must outlive the reader. */
+struct csv_reader *csv_open_mem(const void *buf, size_t len, const char *name,
+	    int delim, const struct csv_limits *limits, struct veil_err *err);
+void	 csv_close(struct csv_reader *);
+
+/*
+ * Reads the next record. On success returns 1 and points *fieldsp at
+ * *nfieldsp fields, valid until the next call; returns 0 at end of input,
+ * or a negative VEIL_E_* code with err saying what is wrong and where.
+ * After an error the reader must not be used again.
+ */
+int	 csv_next(struct csv_reader *, struct csv_field **fieldsp,
+	    size_t *nfieldsp, struct veil_err *err);
+
+/* The delimiter in use (after detection). */
+int	 csv_delimiter(const struct csv_reader *);
+/* The 1-based line on which the last record returned began. */
+uint64_t csv_line(const struct csv_reader *);
+/* Input bytes consumed so far. */
+uint64_t csv_bytes(const struct csv_reader *);
+/* The name given at open. */
+const char *csv_name(const struct csv_reader *);
+
+#endif /* VEIL_CSV_H */

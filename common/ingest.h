@@ -1,0 +1,57 @@
+/*
+ * ingest.h: CSV -> typed columns, as a schema says.
+ *
+ * The header is matched to the schema by name (order free); a CSV column
+ * the schema does not know is an error unless the schema ignores it; a
+ * declared column missing from the header is an error. Each field is
+ * converted strictly: integers and floats without spaces or junk and in
+ * range, dates as YYYY-MM-DD, bools as true/false/1/0/yes/no/t/f/y/n,
+ * categories against their declared values, text as valid UTF-8. An empty
+ * field is null; a quoted empty field ("") is an empty string in string
+ * and text columns. The first error stops ingestion and names the file,
+ * line, column and offending text; nothing is half-loaded.
+ */
+#ifndef VEIL_INGEST_H
+#define VEIL_INGEST_H
+
+#include <stdint.h>
+
+#include "csv.h"
+#include "error.h"
+#include "schema.h"
+#include "table.h"
+
+struct ingest_opts {
+	struct csv_limits	limits;
+	int			delimiter;	/* 0: schema's, else detect */
+};
+
+struct ingest_stats {
+	uint64_t	rows;		/* data rows, header excluded */
+	uint64_t	bytes;		/* input bytes read */
+	int		delimiter;
+};
+
+void	 ingest_opts_default(struct ingest_opts *);
+
+/*
+ * Reads the CSV on fd (name is for messages) into a new table builder
+ * whose columns follow the schema's order. Returns 0 with *bp set (the
+ * caller frees it), or a VEIL_E_* code with err set and *bp NULL.
+ * opts and stats may be NULL.
+ */
+int	 ingest_csv_fd(int fd, const char *name, const struct schema *,
+	    const struct ingest_opts *opts, struct table_builder **bp,
+	    struct ingest_stats *stats, struct veil_err *err);
+/* The same over len bytes in memory. */
+int	 ingest_csv_mem(const void *buf, size_t len, const char *name,
+	    const struct schema *, const struct ingest_opts *opts,
+	    struct table_builder **bp, struct ingest_stats *stats,
+	    struct veil_err *err);
+
+/* Strict scalar parsers, shared with tests and the mock generator. */
+int	 ingest_parse_int(const char *p, size_t len, int64_t *out);
+int	 ingest_parse_float(const char *p, size_t len, double *out);
+int	 ingest_parse_bool(const char *p, size_t len, int *out);
+
+#endif /* VEIL_INGEST_H */

@@ -1,0 +1,15 @@
+/*
+ * jsonw.h: the few JSON-writing helpers veil's --json output needs.
+ */
+#ifndef VEIL_JSONW_H
+#define VEIL_JSONW_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Writes the len bytes at p as a JSON string (quotes included). */
+void	 jsonw_str(FILE *, const char *p, size_t len);
+/* Writes a finite double so that it reads back to the same value. */
+void	 jsonw_num(FILE *, double);
+
+#endif /* VEIL_JSONW_H */

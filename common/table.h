@@ -1,0 +1,180 @@
+/*
+ * table.h: veil's columnar table, one contiguous buffer.
+ *
+ * The same bytes serve memory, the worker's sealed memfd and (encrypted)
+ * disk. Layout (all integers little-endian, native on the hosts veil runs
+ * on; every array starts on a 64-byte boundary):
+ *
+ *   header   64 bytes: magic "VEILTAB\0", version, ncols, nrows, size,
+ *            offset of the column directory
+ *   coldir   ncols descriptors of 64 bytes: name, type, role, flags and the
+ *            offsets of the column's arrays
+ *   arrays   per column: values (int64 | float64 | uint8 bool | uint32
+ *            category code | uint64 string offsets[nrows+1] | int32 days),
+ *            an optional null bitmap (bit i, LSB first, set = row i null),
+ *            a heap (string bytes, or dictionary bytes), and for categories
+ *            the dictionary offsets (uint64[dict_n+1])
+ *
+ * The builder makes such a buffer; table_open() validates one completely
+ * (it may come from a process we do not trust) before handing out views.
+ */
+#ifndef VEIL_TABLE_H
+#define VEIL_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define TABLE_MAGIC		"VEILTAB"	/* 8 bytes with the NUL */
+#define TABLE_VERSION		1
+#define TABLE_ALIGN		64
+#define TABLE_MAX_COLS		4096
+#define TABLE_MAX_ROWS		(UINT64_C(1) << 36)
+#define TABLE_MAX_NAME		255
+
+enum veil_type {
+	VEIL_T_INT = 1,		/* int64 */
+	VEIL_T_FLOAT,		/* float64, always finite */
+	VEIL_T_BOOL,		/* uint8, 0 or 1 */
+	VEIL_T_CATEGORY,	/* uint32 code into a dictionary */
+	VEIL_T_STRING,		/* uint64 offsets + bytes */
+	VEIL_T_DATE,		/* int32 days since 1970-01-01 */
+};
+#define VEIL_T_LAST	VEIL_T_DATE
+
+/* Column roles, as in the schema (DESIGN.md "Schema and policy files"). */
+enum veil_role {
+	VEIL_R_INSENSITIVE = 0,
+	VEIL_R_IDENTIFIER,
+	VEIL_R_QUASI,
+	VEIL_R_SENSITIVE,
+	VEIL_R_TEXT,
+};
+#define VEIL_R_LAST	VEIL_R_TEXT
+
+/* Column flags. */
+#define TABLE_F_UNIT	0x0001	/* the privacy unit column */
+#define TABLE_F_MASK	0x0001
+
+/* Returns "int", "float", ... or "?" for a value out of range. */
+const char	*veil_type_name(enum veil_type);
+const char	*veil_role_name(enum veil_role);
+
+/*
+ * A read-only view of one column inside a validated buffer. Pointers stay
+ * valid as long as the buffer and the struct table do.
+ */
+struct table_colview {
+	const char		*name;
+	enum veil_type		 type;
+	enum veil_role		 role;
+	unsigned int		 flags;
+	const uint8_t		*nulls;		/* NULL when the column has none */
+	const void		*data;
+	const char		*heap;		/* string or dictionary bytes */
+	uint64_t		 heap_len;
+	const uint64_t		*dict_off;	/* category: dict_n + 1 offsets */
+	uint32_t		 dict_n;
+};
+
+struct table;
+struct table_builder;
+
+/* {====== reading */
+
+/*
+ * Validates the len bytes at buf as a table and returns a view of it in
+ * *tp. buf must be 64-byte aligned and outlive *tp; it is never written.
+ * Returns 0, or VEIL_E_CORRUPT with err saying what is inconsistent.
+ */
+int		 table_open(const void *buf, size_t len, struct table **tp,
+		    struct veil_err *err);
+void		 table_free(struct table *);
+
+uint64_t	 table_nrows(const struct table *);
+unsigned int	 table_ncols(const struct table *);
+const struct table_colview *
+		 table_column(const struct table *, unsigned int col);
+/* Returns the index of the column called name, or -1. */
+int		 table_find(const struct table *, const char *name);
+
+static inline int
+table_isnull(const struct table_colview *c, uint64_t row)
+{
+	return c->nulls != NULL && (c->nulls[row >> 3] >> (row & 7)) & 1;
+}
+
+static inline const char *
+table_str(const struct table_colview *c, uint64_t row, size_t *lenp)
+{
+	const uint64_t *off = c->data;
+
+	*lenp = off[row + 1] - off[row];
+	return c->heap + off[row];
+}
+
+static inline const char *
+table_dict(const struct table_colview *c, uint32_t code, size_t *lenp)
+{
+	*lenp = c->dict_off[code + 1] - c->dict_off[code];
+	return c->heap + c->dict_off[code];
+}
+
+/*
+ * Maps the file at path read-only and opens it as a table. The mapping is
+ * released by table_unmap(). Returns 0 or a VEIL_E_* code with err set.
+ */
+int		 table_map_file(const char *path, struct table **tp,
+		    void **mapp, size_t *lenp, struct veil_err *err);
+void		 table_unmap(void *map, size_t len);
+/* Writes len bytes of buf to path (created 0600, replaced atomically). */
+int		 table_write_file(const char *path, const void *buf, size_t len,
+		    struct veil_err *err);
+
+/* }====== */
+
+/* {====== building */
+
+struct table_builder	*table_builder_new(void);
+void			 table_builder_free(struct table_builder *);
+
+/* Adds a column and returns its index (>= 0) or a VEIL_E_* code. */
+int	 table_builder_add_column(struct table_builder *, const char *name,
+	    enum veil_type type, enum veil_role role, unsigned int flags);
+/*
+ * Adds a value to a category column's dictionary without adding a row, so
+ * that declared values get codes in their declared order.
+ */
+int	 table_builder_dict_add(struct table_builder *, int col,
+	    const char *p, size_t len);
+
+/* Appends one value to a column; each returns 0 or VEIL_E_NOMEM/LIMIT. */
+int	 table_builder_null(struct table_builder *, int col);
+int	 table_builder_int(struct table_builder *, int col, int64_t v);
+int	 table_builder_float(struct table_builder *, int col, double v);
+int	 table_builder_bool(struct table_builder *, int col, int v);
+int	 table_builder_date(struct table_builder *, int col, int32_t days);
+int	 table_builder_string(struct table_builder *, int col,
+	    const char *p, size_t len);
+/* Looks p up in (or adds it to) the dictionary and appends its code. */
+int	 table_builder_category(struct table_builder *, int col,
+	    const char *p, size_t len);
+
+/* Rows appended so far (the same in every column once a row is done). */
+uint64_t table_builder_nrows(const struct table_builder *);
+unsigned int table_builder_ncols(const struct table_builder *);
+/* Distinct values in a category column's dictionary so far. */
+uint32_t table_builder_dict_size(const struct table_builder *, int col);
+
+/*
+ * Lays the columns out in one 64-byte-aligned buffer, which the caller
+ * frees with free(). All columns must hold the same number of rows.
+ * Returns 0 or a VEIL_E_* code.
+ */
+int	 table_builder_finish(struct table_builder *, void **bufp,
+	    size_t *lenp, struct veil_err *err);
+
+/* }====== */
+
+#endif /* VEIL_TABLE_H */

@@ -1,0 +1,482 @@
+/*
+ * table_build.c: builds a table column by column, then lays it out in one
+ * contiguous 64-byte-aligned buffer (the format of table.h). Used by CSV
+ * ingestion and, later, by the anonymizer to emit the desensitized table.
+ *
+ * Columns grow by doubling. Categories keep an open-addressing hash table
+ * from value bytes to code, so repeated values cost one lookup.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "table.h"
+#include "table_format.h"
+
+#define DICT_MAX	(1u << 24)	/* distinct values per category */
+#define HEAP_MAX	(UINT64_C(1) << 40)
+
+struct vec {
+	unsigned char	*p;
+	size_t		 len, cap;
+};
+
+struct bcol {
+	char		*name;
+	enum veil_type	 type;
+	enum veil_role	 role;
+	unsigned int	 flags;
+	uint64_t	 nrows, nnull;
+	struct vec	 data;		/* values (string: offsets) */
+	struct vec	 nulls;		/* one bit per row */
+	struct vec	 heap;		/* string or dictionary bytes */
+	struct vec	 dict;		/* category: uint64 offsets */
+	uint32_t	 dict_n;
+	uint32_t	*ht;		/* code + 1, 0 = empty */
+	uint64_t	*hv;		/* hash of each code, for rehashing */
+	uint32_t	 ht_cap;	/* power of two */
+};
+
+struct table_builder {
+	struct bcol	*cols;
+	unsigned int	 ncols, cap;
+};
+
+static int
+vec_grow(struct vec *v, size_t need)
+{
+	size_t cap = v->cap ? v->cap : 4096;
+	unsigned char *np;
+
+	while (cap - v->len < need) {
+		if (cap > SIZE_MAX / 2)
+			return VEIL_E_NOMEM;
+		cap *= 2;
+	}
+	if ((np = realloc(v->p, cap)) == NULL)
+		return VEIL_E_NOMEM;
+	v->p = np;
+	v->cap = cap;
+	return 0;
+}
+
+static inline int
+vec_push(struct vec *v, const void *p, size_t n)
+{
+	int r;
+
+	if (v->cap - v->len < n && (r = vec_grow(v, n)) != 0)
+		return r;
+	memcpy(v->p + v->len, p, n);
+	v->len += n;
+	return 0;
+}
+
+static void
+vec_free(struct vec *v)
+{
+	free(v->p);
+	v->p = NULL;
+	v->len = v->cap = 0;
+}
+
+/* A small, fast, well-mixing hash for short byte strings. */
+static uint64_t
+hash_bytes(const char *p, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
+
+	while (n >= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 31;
+		p += 8;
+		n -= 8;
+	}
+	w = 0;
+	memcpy(&w, p, n);
+	h = (h ^ w) * 0x94d049bb133111ebULL;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 32);
+}
+
+struct table_builder *
+table_builder_new(void)
+{
+	return calloc(1, sizeof(struct table_builder));
+}
+
+void
+table_builder_free(struct table_builder *b)
+{
+	unsigned int i;
+	struct bcol *c;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->ncols; i++) {
+		c = &b->cols[i];
+		free(c->name);
+		vec_free(&c->data);
+		vec_free(&c->nulls);
+		vec_free(&c->heap);
+		vec_free(&c->dict);
+		free(c->ht);
+		free(c->hv);
+	}
+	free(b->cols);
+	free(b);
+}
+
+int
+table_builder_add_column(struct table_builder *b, const char *name,
+    enum veil_type type, enum veil_role role, unsigned int flags)
+{
+	struct bcol *c, *nc;
+	size_t len = strlen(name);
+	uint64_t zero = 0;
+	unsigned int i;
+
+	if (type < 1 || type > VEIL_T_LAST || (unsigned)role > VEIL_R_LAST ||
+	    (flags & ~TABLE_F_MASK) != 0 || len == 0 || len > TABLE_MAX_NAME)
+		return VEIL_E_INVALID;
+	for (i = 0; i < b->ncols; i++)
+		if (strcmp(b->cols[i].name, name) == 0 || b->cols[i].nrows > 0)
+			return VEIL_E_INVALID;
+	if (b->ncols >= TABLE_MAX_COLS)
+		return VEIL_E_LIMIT;
+	if (b->ncols == b->cap) {
+		unsigned int ncap = b->cap ? b->cap * 2 : 16;
+		if ((nc = reallocarray(b->cols, ncap, sizeof(*nc))) == NULL)
+			return VEIL_E_NOMEM;
+		b->cols = nc;
+		b->cap = ncap;
+	}
+	c = &b->cols[b->ncols];
+	memset(c, 0, sizeof(*c));
+	if ((c->name = strdup(name)) == NULL)
+		return VEIL_E_NOMEM;
+	c->type = type;
+	c->role = role;
+	c->flags = flags;
+	if ((type == VEIL_T_STRING && vec_push(&c->data, &zero, 8) != 0) ||
+	    (type == VEIL_T_CATEGORY && vec_push(&c->dict, &zero, 8) != 0)) {
+		free(c->name);
+		vec_free(&c->data);
+		return VEIL_E_NOMEM;
+	}
+	return (int)b->ncols++;
+}
+
+uint64_t
+table_builder_nrows(const struct table_builder *b)
+{
+	return b->ncols > 0 ? b->cols[0].nrows : 0;
+}
+
+uint32_t
+table_builder_dict_size(const struct table_builder *b, int col)
+{
+	if (col < 0 || (unsigned)col >= b->ncols)
+		return 0;
+	return b->cols[col].dict_n;
+}
+
+unsigned int
+table_builder_ncols(const struct table_builder *b)
+{
+	return b->ncols;
+}
+
+/* Starts a new row in c: one more bit in the null bitmap. */
+static inline int
+row_begin(struct bcol *c, int isnull)
+{
+	unsigned char z = 0;
+	int r;
+
+	if (c->nrows >= TABLE_MAX_ROWS)
+		return VEIL_E_LIMIT;
+	if ((c->nrows & 7) == 0 && (r = vec_push(&c->nulls, &z, 1)) != 0)
+		return r;
+	if (isnull) {
+		c->nulls.p[c->nrows >> 3] |= 1u << (c->nrows & 7);
+		c->nnull++;
+	}
+	return 0;
+}
+
+static inline struct bcol *
+col_of(struct table_builder *b, int col, enum veil_type t)
+{
+	struct bcol *c;
+
+	if (col < 0 || (unsigned)col >= b->ncols)
+		return NULL;
+	c = &b->cols[col];
+	return c->type == t ? c : NULL;
+}
+
+#define APPEND(b, col, t, v) do {					\
+	struct bcol *c_;						\
+	int r_;								\
+	if ((c_ = col_of((b), (col), (t))) == NULL)			\
+		return VEIL_E_INVALID;					\
+	if ((r_ = row_begin(c_, 0)) != 0 ||				\
+	    (r_ = vec_push(&c_->data, &(v), sizeof(v))) != 0)		\
+		return r_;						\
+	c_->nrows++;							\
+	return 0;							\
+} while (0)
+
+int
+table_builder_int(struct table_builder *b, int col, int64_t v)
+{
+	APPEND(b, col, VEIL_T_INT, v);
+}
+
+int
+table_builder_float(struct table_builder *b, int col, double v)
+{
+	if (v != v || v - v != 0)	/* NaN or infinite */
+		return VEIL_E_INVALID;
+	APPEND(b, col, VEIL_T_FLOAT, v);
+}
+
+int
+table_builder_bool(struct table_builder *b, int col, int v)
+{
+	uint8_t u = v != 0;
+
+	APPEND(b, col, VEIL_T_BOOL, u);
+}
+
+int
+table_builder_date(struct table_builder *b, int col, int32_t days)
+{
+	APPEND(b, col, VEIL_T_DATE, days);
+}
+
+int
+table_builder_string(struct table_builder *b, int col, const char *p,
+    size_t len)
+{
+	struct bcol *c;
+	uint64_t end;
+	int r;
+
+	if ((c = col_of(b, col, VEIL_T_STRING)) == NULL)
+		return VEIL_E_INVALID;
+	if (len > HEAP_MAX - c->heap.len)
+		return VEIL_E_LIMIT;
+	end = c->heap.len + len;
+	if ((r = row_begin(c, 0)) != 0 ||
+	    (r = vec_push(&c->heap, p, len)) != 0 ||
+	    (r = vec_push(&c->data, &end, 8)) != 0)
+		return r;
+	c->nrows++;
+	return 0;
+}
+
+static int
+rehash(struct bcol *c)
+{
+	uint32_t ncap = c->ht_cap ? c->ht_cap * 2 : 64, i, j, *nt;
+	uint64_t *nh;
+
+	if ((nt = calloc(ncap, sizeof(*nt))) == NULL)
+		return VEIL_E_NOMEM;
+	if ((nh = reallocarray(c->hv, ncap / 2, sizeof(*nh))) == NULL) {
+		free(nt);
+		return VEIL_E_NOMEM;
+	}
+	c->hv = nh;
+	for (i = 0; i < c->dict_n; i++) {
+		for (j = c->hv[i] & (ncap - 1); nt[j] != 0; j = (j + 1) &
+		    (ncap - 1))
+			;
+		nt[j] = i + 1;
+	}
+	free(c->ht);
+	c->ht = nt;
+	c->ht_cap = ncap;
+	return 0;
+}
+
+/* Finds or adds p in c's dictionary; stores its code in *codep. */
+static int
+dict_intern(struct bcol *c, const char *p, size_t len, uint32_t *codep)
+{
+	const uint64_t *off;
+	uint64_t h = hash_bytes(p, len), end;
+	uint32_t j, code;
+	int r;
+
+	if (c->dict_n >= c->ht_cap / 2 && (r = rehash(c)) != 0)
+		return r;
+	off = (const uint64_t *)c->dict.p;
+	for (j = h & (c->ht_cap - 1); c->ht[j] != 0;
+	    j = (j + 1) & (c->ht_cap - 1)) {
+		code = c->ht[j] - 1;
+		if (c->hv[code] == h && off[code + 1] - off[code] == len &&
+		    memcmp(c->heap.p + off[code], p, len) == 0) {
+			*codep = code;
+			return 0;
+		}
+	}
+	if (c->dict_n >= DICT_MAX || len > HEAP_MAX - c->heap.len)
+		return VEIL_E_LIMIT;
+	end = c->heap.len + len;
+	if ((r = vec_push(&c->heap, p, len)) != 0 ||
+	    (r = vec_push(&c->dict, &end, 8)) != 0)
+		return r;
+	code = c->dict_n++;
+	c->hv[code] = h;
+	c->ht[j] = code + 1;
+	*codep = code;
+	return 0;
+}
+
+int
+table_builder_dict_add(struct table_builder *b, int col, const char *p,
+    size_t len)
+{
+	struct bcol *c;
+	uint32_t code;
+
+	if ((c = col_of(b, col, VEIL_T_CATEGORY)) == NULL)
+		return VEIL_E_INVALID;
+	return dict_intern(c, p, len, &code);
+}
+
+int
+table_builder_category(struct table_builder *b, int col, const char *p,
+    size_t len)
+{
+	struct bcol *c;
+	uint32_t code;
+	int r;
+
+	if ((c = col_of(b, col, VEIL_T_CATEGORY)) == NULL)
+		return VEIL_E_INVALID;
+	if ((r = dict_intern(c, p, len, &code)) != 0 ||
+	    (r = row_begin(c, 0)) != 0 ||
+	    (r = vec_push(&c->data, &code, 4)) != 0)
+		return r;
+	c->nrows++;
+	return 0;
+}
+
+int
+table_builder_null(struct table_builder *b, int col)
+{
+	struct bcol *c;
+	uint64_t zero = 0, end;
+	int r;
+
+	if (col < 0 || (unsigned)col >= b->ncols)
+		return VEIL_E_INVALID;
+	c = &b->cols[col];
+	if ((r = row_begin(c, 1)) != 0)
+		return r;
+	if (c->type == VEIL_T_STRING) {
+		end = c->heap.len;
+		r = vec_push(&c->data, &end, 8);
+	} else
+		r = vec_push(&c->data, &zero,
+		    (size_t)tf_data_len(c->type, 1));
+	if (r != 0)
+		return r;
+	c->nrows++;
+	return 0;
+}
+
+/* Copies n bytes to out + *pos and zero-pads up to the next boundary. */
+static void
+place(unsigned char *out, uint64_t *pos, const void *p, uint64_t n)
+{
+	uint64_t end = tf_align(*pos + n);
+
+	if (n > 0)
+		memcpy(out + *pos, p, n);
+	memset(out + *pos + n, 0, end - *pos - n);
+	*pos = end;
+}
+
+int
+table_builder_finish(struct table_builder *b, void **bufp, size_t *lenp,
+    struct veil_err *err)
+{
+	struct tf_header h;
+	struct tf_coldesc *d;
+	struct bcol *c;
+	unsigned char *out = NULL;
+	uint64_t nrows = table_builder_nrows(b), size, pos;
+	unsigned int i;
+	void *mem;
+
+	*bufp = NULL;
+	*lenp = 0;
+	size = tf_align(sizeof(h)) + tf_align((uint64_t)b->ncols * sizeof(*d));
+	for (i = 0; i < b->ncols; i++) {
+		c = &b->cols[i];
+		if (c->nrows != nrows)
+			return veil_seterr(err, VEIL_E_INTERNAL, "table: column "
+			    "%u (%s) has %llu rows, column 0 has %llu", i,
+			    c->name, (unsigned long long)c->nrows,
+			    (unsigned long long)nrows);
+		size += tf_align(strlen(c->name) + 1) + tf_align(c->data.len) +
+		    (c->nnull ? tf_align(c->nulls.len) : 0) +
+		    tf_align(c->heap.len) + tf_align(c->dict.len);
+	}
+	if (size > SIZE_MAX || posix_memalign(&mem, TABLE_ALIGN, size) != 0)
+		return veil_seterr(err, VEIL_E_NOMEM, "table: cannot allocate "
+		    "%llu bytes", (unsigned long long)size);
+	out = mem;
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, TABLE_MAGIC, sizeof(h.magic));
+	h.version = TABLE_VERSION;
+	h.ncols = b->ncols;
+	h.nrows = nrows;
+	h.size = size;
+	h.coldir_off = tf_align(sizeof(h));
+	memcpy(out, &h, sizeof(h));
+	pos = h.coldir_off;
+	memset(out + pos, 0, tf_align((uint64_t)b->ncols * sizeof(*d)));
+	pos += tf_align((uint64_t)b->ncols * sizeof(*d));
+	for (i = 0; i < b->ncols; i++) {
+		c = &b->cols[i];
+		d = (struct tf_coldesc *)(out + h.coldir_off) + i;
+		d->type = (uint8_t)c->type;
+		d->role = (uint8_t)c->role;
+		d->flags = (uint16_t)c->flags;
+		d->name_len = (uint32_t)strlen(c->name);
+		d->name_off = pos;
+		place(out, &pos, c->name, d->name_len + 1);
+		d->data_off = pos;
+		place(out, &pos, c->data.p, c->data.len);
+		if (c->nnull > 0) {
+			d->nulls_off = pos;
+			place(out, &pos, c->nulls.p, c->nulls.len);
+		}
+		if (c->type == VEIL_T_STRING || c->type == VEIL_T_CATEGORY) {
+			d->heap_off = c->heap.len ? pos : 0;
+			d->heap_len = c->heap.len;
+			place(out, &pos, c->heap.p, c->heap.len);
+		}
+		if (c->type == VEIL_T_CATEGORY) {
+			d->dict_off = pos;
+			d->dict_n = c->dict_n;
+			place(out, &pos, c->dict.p, c->dict.len);
+		}
+	}
+	if (pos != size) {
+		free(out);
+		return veil_seterr(err, VEIL_E_INTERNAL, "table: layout %llu "
+		    "!= %llu", (unsigned long long)pos,
+		    (unsigned long long)size);
+	}
+	*bufp = out;
+	*lenp = (size_t)size;
+	return 0;
+}
