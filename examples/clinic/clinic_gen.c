@@ -13,9 +13,12 @@
  * Luhn check digit, IPv4 addresses), which is there so that the text
  * scrubber has something realistic to find.
  *
- * The same seed and N give the same bytes on every platform: one
- * xoshiro256** stream drives everything, dates are integer day numbers,
- * and costs use only +, -, * and / on doubles (no libm).
+ * Patient IDs are "P" and 7 digits up to about 1.5e7 rows, then 8.
+ *
+ * The same seed and N give the same bytes with any compiler on any
+ * platform with IEEE 754 doubles: one xoshiro256** stream drives
+ * everything, drawn in sequenced statements only, dates are integer day
+ * numbers, and costs use only +, -, * and / on doubles (no libm).
  * Exit status: 0 on success, 1 on an I/O error, 2 on bad arguments.
  */
 #include <assert.h>
@@ -33,14 +36,7 @@
 #define NOTE_MAX	(NOTE_SLOTS * (SENT_MAX + 4))
 #define VISITS_MAX	8
 #define AGE_MAX		92		/* at the first visit; +3 years later */
-
-/*
- * Note templates carry placeholders, '$' and a letter, expanded with fresh
- * values: $b blood pressure 145/90, $t temperature 38.5, $d 2-9 (days),
- * $w 2-8 (weeks), $x 4.5-12.9 (a lab value), $p 1-10 (pain score), and
- * planted personal data: $P mobile number, $I resident ID number,
- * $E e-mail address, $C bank card number, $N IPv4 address.
- */
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 #define NDIAG		17
 enum { D_J45, D_E11, D_I10, D_J18, D_K29, D_M54, D_N39, D_I25, D_E78,
@@ -116,7 +112,7 @@ static const unsigned cost_sigma[NDIAG] = {
 
 /* Readmission rate per mille. */
 static const unsigned short readmit_pm[NDIAG] = {
-	80, 75, 60, 220, 45, 35, 80, 160, 40, 90, 25, 35, 45, 280, 320, 40, 10
+	88, 83, 66, 240, 50, 38, 88, 175, 44, 100, 28, 38, 50, 300, 350, 44, 11
 };
 
 /* Visits per patient, 1 to 8. */
@@ -142,7 +138,7 @@ static const struct region regions[] = {
 	{ "510107", "610041" }, { "530102", "650021" },
 	{ "610103", "710001" }, { "610113", "710061" },
 };
-#define NREGIONS	(sizeof(regions) / sizeof(regions[0]))
+#define NREGIONS	NELEM(regions)
 
 static const unsigned short phone_prefixes[] = {
 	130, 131, 132, 133, 134, 135, 136, 137, 138, 139,
@@ -150,7 +146,7 @@ static const unsigned short phone_prefixes[] = {
 	166, 170, 176, 177, 178,
 	180, 181, 182, 183, 184, 185, 186, 187, 188, 189, 198, 199
 };
-#define NPHONEPFX	(sizeof(phone_prefixes) / sizeof(phone_prefixes[0]))
+#define NPHONEPFX	NELEM(phone_prefixes)
 
 /* Roughly in order of frequency; drawn with a bias towards the front. */
 static const struct hanzi surnames[] = {
@@ -175,7 +171,7 @@ static const struct hanzi surnames[] = {
 	{ "钟", "zhong", 'N' }, { "谭", "tan", 'N' }, { "陆", "lu", 'N' },
 	{ "汪", "wang", 'N' }, { "范", "fan", 'N' }, { "金", "jin", 'N' },
 };
-#define NSURNAMES	(sizeof(surnames) / sizeof(surnames[0]))
+#define NSURNAMES	NELEM(surnames)
 
 static const struct hanzi compound_surnames[] = {
 	{ "欧阳", "ouyang", 'N' }, { "司马", "sima", 'N' },
@@ -184,7 +180,7 @@ static const struct hanzi compound_surnames[] = {
 	{ "慕容", "murong", 'N' }, { "令狐", "linghu", 'N' },
 	{ "皇甫", "huangfu", 'N' }, { "夏侯", "xiahou", 'N' },
 };
-#define NCOMPOUND	(sizeof(compound_surnames) / sizeof(compound_surnames[0]))
+#define NCOMPOUND	NELEM(compound_surnames)
 
 static const struct hanzi given_chars[] = {
 	{ "伟", "wei", 'M' }, { "强", "qiang", 'M' }, { "磊", "lei", 'M' },
@@ -225,28 +221,36 @@ static const struct hanzi given_chars[] = {
 	{ "冬", "dong", 'N' }, { "东", "dong", 'N' }, { "新", "xin", 'N' },
 	{ "生", "sheng", 'N' }, { "云", "yun", 'N' }, { "安", "an", 'N' },
 };
-#define NGIVEN		(sizeof(given_chars) / sizeof(given_chars[0]))
+#define NGIVEN		NELEM(given_chars)
 
 /* E-mail domains and their weights; "qq.com" must stay first. */
 static const char *const email_domains[] = {
 	"qq.com", "163.com", "126.com", "sina.com", "gmail.com", "outlook.com"
 };
 static const unsigned short email_domain_weight[] = { 30, 25, 10, 5, 12, 18 };
-#define NDOMAINS	(sizeof(email_domains) / sizeof(email_domains[0]))
+#define NDOMAINS	NELEM(email_domains)
 
 /* UnionPay issuer prefixes (ICBC, CCB, ABC, BOC, CMB, ...). */
 static const char *const card_bins[] = {
 	"622202", "621700", "622848", "621661", "622588", "623058",
 	"621226", "622700", "621483", "622609"
 };
-#define NBINS		(sizeof(card_bins) / sizeof(card_bins[0]))
+#define NBINS		NELEM(card_bins)
 
 static const unsigned char ip_public_first[] = {
 	58, 61, 106, 112, 117, 119, 120, 121, 123, 180, 183, 202, 211, 218,
 	220, 221, 222, 223
 };
 
-/* Sentences about the diagnosis, NULL-terminated per row. */
+/*
+ * Note templates carry placeholders, '$' and a letter, expanded with fresh
+ * values: $b blood pressure 145/90, $t temperature 38.5, $d 2-9 (days),
+ * $w 2-8 (weeks), $x 4.5-12.9 (a lab value), $p 1-10 (pain score), and
+ * planted personal data: $P mobile number, $I resident ID number,
+ * $E e-mail address, $C bank card number, $N IPv4 address.
+ *
+ * Sentences about the diagnosis, NULL-terminated per row:
+ */
 static const char *const diag_notes[NDIAG][5] = {
 	[D_J45] = { "患者主诉反复喘息$d天，夜间加重",
 	    "予沙丁胺醇雾化吸入",
@@ -373,8 +377,6 @@ static const char *const ip_notes[] = {
 	"Remote consult, client IP $N",
 };
 
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
-
 static const char csv_header[] = "patient_id,name,id_number,phone,email,sex,"
     "birth_date,postal_code,visit_date,diagnosis,cost,readmitted,notes\n";
 
@@ -412,8 +414,8 @@ static double	 xexp(double);
 static char	*expand(struct rng *, const struct patient *, const char *,
 		    char *);
 static size_t	 notes_make(struct rng *, const struct patient *, int,
-		    char *);
-static char	*put_field(char *, const char *, size_t);
+		    char *, int *);
+static char	*put_quoted(char *, const char *, size_t);
 static int	 out_flush(struct out *);
 static int	 generate(struct out *, uint64_t, uint64_t);
 static int	 parse_u64(const char *, uint64_t *);
@@ -560,26 +562,28 @@ put_uint(char *p, uint64_t v, int width)
 static char *
 put_date(char *p, int y, int m, int d)
 {
-	p = put_uint(p, (uint64_t)y, 4);
-	*p++ = '-';
-	p = put_uint(p, (uint64_t)m, 2);
-	*p++ = '-';
-	return put_uint(p, (uint64_t)d, 2);
+	p[0] = (char)('0' + y / 1000);
+	p[1] = (char)('0' + y / 100 % 10);
+	p[2] = (char)('0' + y / 10 % 10);
+	p[3] = (char)('0' + y % 10);
+	p[4] = '-';
+	p[5] = (char)('0' + m / 10);
+	p[6] = (char)('0' + m % 10);
+	p[7] = '-';
+	p[8] = (char)('0' + d / 10);
+	p[9] = (char)('0' + d % 10);
+	return p + 10;
 }
 
-/* Writes field s of n bytes, quoted if RFC 4180 says it must be. */
+/*
+ * Writes field s of n bytes, quoted: RFC 4180 requires it when the field
+ * holds a comma, a double quote, CR or LF, and the caller knows if it does.
+ */
 static char *
-put_field(char *p, const char *s, size_t n)
+put_quoted(char *p, const char *s, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r')
-			break;
-	if (i == n) {
-		memcpy(p, s, n);
-		return p + n;
-	}
 	*p++ = '"';
 	for (i = 0; i < n; i++) {
 		if (s[i] == '"')
@@ -676,7 +680,7 @@ put_phone(struct rng *r, char *p, const char *ph)
 static char *
 put_handle(struct rng *r, char *p, const struct patient *pt)
 {
-	uint32_t style, i, n;
+	uint32_t style, i, n, lim = 100;
 	int k;
 
 	style = pt != NULL ? rng_below(r, 100) : 99;
@@ -694,15 +698,13 @@ put_handle(struct rng *r, char *p, const struct patient *pt)
 		*p++ = pt->sur->py[0];
 		for (k = 0; k < pt->ngiven; k++)
 			*p++ = pt->given[k]->py[0];
-		style = rng_below(r, 55);	/* initials need digits */
-		goto digits;
+		lim = 55;	/* initials alone are too short: add digits */
 	} else {
 		n = 5 + rng_below(r, 5);
 		for (i = 0; i < n; i++)
 			*p++ = (char)('a' + rng_below(r, 26));
 	}
-	style = rng_below(r, 100);
- digits:
+	style = rng_below(r, lim);
 	if (style < 30 && pt != NULL)
 		p = put_uint(p, (uint64_t)pt->by, 4);
 	else if (style < 55)
@@ -888,20 +890,22 @@ diag_pick(struct rng *r, const struct patient *pt, int age)
 	return d;
 }
 
-/* exp(x) for |x| < 8 or so: Taylor series of x/16, squared four times. */
+/*
+ * exp(x) for |x| < 4: a degree-8 Taylor polynomial of x/16, squared four
+ * times; relative error below 1e-10, and no libm.
+ */
 static double
 xexp(double x)
 {
-	double y = x / 16, term = 1, sum = 1;
+	double y = x / 16, e;
 	int i;
 
-	for (i = 1; i <= 10; i++) {
-		term = term * y / i;
-		sum += term;
-	}
+	e = 1 + y * (1 + y * (1.0 / 2 + y * (1.0 / 6 + y * (1.0 / 24 +
+	    y * (1.0 / 120 + y * (1.0 / 720 + y * (1.0 / 5040 +
+	    y * (1.0 / 40320))))))));
 	for (i = 0; i < 4; i++)
-		sum *= sum;
-	return sum;
+		e *= e;
+	return e;
 }
 
 /*
@@ -1004,11 +1008,14 @@ expand(struct rng *r, const struct patient *pt, const char *t, char *p)
 
 /*
  * Writes the doctor's notes for one visit to out (NOTE_MAX bytes) and
- * returns their length, 0 for none. One to three ordinary sentences, then
- * planted quotes and personal data at random places among them.
+ * returns their length, 0 for none; *quotep says whether the CSV field
+ * must be quoted. One to three ordinary sentences, then planted quotes and
+ * personal data at random places among them. Placeholders never expand to
+ * a comma or a quote, so the templates alone decide.
  */
 static size_t
-notes_make(struct rng *r, const struct patient *pt, int d, char *out)
+notes_make(struct rng *r, const struct patient *pt, int d, char *out,
+    int *quotep)
 {
 	static const unsigned short nsent_weight[] = { 50, 35, 15 };
 	char sent[NOTE_SLOTS][SENT_MAX];
@@ -1019,6 +1026,7 @@ notes_make(struct rng *r, const struct patient *pt, int d, char *out)
 	int n = 0, nbase, i, j, pos, nl = 0, prevzh = 0;
 	size_t ndn;
 
+	*quotep = 0;
 	if (rng_below(r, 100) >= 60)
 		return 0;
 
@@ -1058,9 +1066,12 @@ notes_make(struct rng *r, const struct patient *pt, int d, char *out)
 		len[n] = (size_t)(p - sent[n]);
 		assert(len[n] < SENT_MAX);
 		zh[n] = 0;
-		for (j = 0; t[j] != '\0'; j++)
+		for (j = 0; t[j] != '\0'; j++) {
 			if ((unsigned char)t[j] >= 0x80)
 				zh[n] = 1;
+			else if (t[j] == ',' || t[j] == '"')
+				*quotep = 1;
+		}
 		if (i >= nbase) {	/* move the extra to a random place */
 			pos = (int)rng_below(r, (uint32_t)n + 1);
 			memmove(&order[pos + 1], &order[pos],
@@ -1069,8 +1080,10 @@ notes_make(struct rng *r, const struct patient *pt, int d, char *out)
 		}
 		n++;
 	}
-	if (nl)
+	if (nl) {
 		nl = 1 + (int)rng_below(r, (uint32_t)n - 1);
+		*quotep = 1;
+	}
 
 	p = out;
 	for (i = 0; i < n; i++) {
@@ -1112,7 +1125,7 @@ generate(struct out *o, uint64_t nrows, uint64_t seed)
 	uint32_t num = 0;
 	uint64_t left = nrows, c;
 	unsigned int nv, v;
-	int vy, vm, vd, age, d = 0;
+	int vy, vm, vd, age, d = 0, quote;
 	size_t nlen;
 	char *p;
 
@@ -1146,10 +1159,11 @@ generate(struct out *o, uint64_t nrows, uint64_t seed)
 			civil_from_days(day[v], &vy, &vm, &vd);
 			age = vy - pt.by -
 			    (vm * 100 + vd < pt.bm * 100 + pt.bd);
-			if (v == 0 || !diag_chronic[d] || rng_below(&r, 100) >= 55)
+			if (v == 0 || !diag_chronic[d] ||
+			    rng_below(&r, 100) >= 55)
 				d = diag_pick(&r, &pt, age);
 			c = cost_cents(&r, d);
-			nlen = notes_make(&r, &pt, d, notes);
+			nlen = notes_make(&r, &pt, d, notes, &quote);
 
 			p = o->buf + o->len;
 			memcpy(p, pt.prefix, pt.prefixlen);
@@ -1163,7 +1177,12 @@ generate(struct out *o, uint64_t nrows, uint64_t seed)
 			p = put_uint(p, c % 100, 2);
 			p = put_str(p, rng_below(&r, 1000) < readmit_pm[d] ?
 			    ",true," : ",false,");
-			p = put_field(p, notes, nlen);
+			if (quote)
+				p = put_quoted(p, notes, nlen);
+			else {
+				memcpy(p, notes, nlen);
+				p += nlen;
+			}
 			*p++ = '\n';
 			o->len = (size_t)(p - o->buf);
 			assert(o->len <= OUTBUF_SIZE);

@@ -1,0 +1,35 @@
+#!/bin/sh
+# demo.sh: the main job on the shipped example data (run by `make demo`).
+# Generates the synthetic clinic data set and inspects it and the UCI
+# Adult extract, as a provider would before registering them. Later
+# stages of the pipeline join this script as they land.
+set -eu
+B=${1:-build}
+out="$B/demo"
+mkdir -p "$out"
+
+echo "== 1. Generate 20,000 synthetic clinic visits (seed 1)"
+"$B/clinic-gen" --rows 20000 --seed 1 --out "$out/clinic.csv"
+head -3 "$out/clinic.csv"
+echo
+
+echo "== 2. veil inspect: what the provider is about to register"
+"$B/veil" inspect --data "$out/clinic.csv" --schema examples/clinic/schema.lua
+echo
+
+echo "== 3. veil inspect on the UCI Adult extract (../shared/data/adult)"
+"$B/veil" inspect --data ../shared/data/adult/adult.csv \
+    --schema examples/adult/schema.lua
+echo
+
+echo "== 4. A malformed file is refused with its line, column and text"
+printf 'patient_id,name,id_number,phone,email,sex,birth_date,postal_code,visit_date,diagnosis,cost,readmitted,notes\n' > "$out/bad.csv"
+sed -n 2,3p "$out/clinic.csv" >> "$out/bad.csv"
+printf 'P9,x,x,x,,M,1980-02-30,100010,2024-01-01,J45,12.50,false,\n' >> "$out/bad.csv"
+rc=0
+"$B/veil" inspect --data "$out/bad.csv" --schema examples/clinic/schema.lua || rc=$?
+if [ "$rc" -ne 2 ]; then
+	echo "demo: expected exit status 2 for a malformed file, got $rc" >&2
+	exit 1
+fi
+echo "(exit status 2: invalid input; nothing was loaded)"

@@ -1,0 +1,1 @@
+local t = {} for i = 1, 10 do t[i] = { name = "c" .. i, type = "int", role = "insensitive" } end return { name = "loop", unit = "@row", columns = t }

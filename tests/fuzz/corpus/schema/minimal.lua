@@ -1,0 +1,1 @@
+return { name = "x", unit = "@row", columns = { { name = "a", type = "int", role = "quasi" } } }

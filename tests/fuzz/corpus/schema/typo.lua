@@ -1,0 +1,1 @@
+return { name = "bad", columns = { { name = "a", type = "int", role = "quasi", rnage = {1, 2} } } }

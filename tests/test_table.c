@@ -1,0 +1,383 @@
+/*
+ * test_table.c: the table format: build -> serialize -> validate round
+ * trips, file mapping, and corrupted buffers rejected (truncation, bad
+ * offsets, out-of-range codes, non-monotonic strings, bad bools/floats).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "table.h"
+#include "table_format.h"
+
+struct fixture {
+	void	*buf;
+	size_t	 len;
+};
+
+/* A table with one column of each type, nulls in some, 100 rows. */
+static int
+build(void **state)
+{
+	struct table_builder *b = table_builder_new();
+	struct fixture *f = calloc(1, sizeof(*f));
+	char s[32];
+	int i;
+
+	assert_non_null(b);
+	assert_non_null(f);
+	assert_int_equal(table_builder_add_column(b, "id", VEIL_T_STRING,
+	    VEIL_R_IDENTIFIER, TABLE_F_UNIT), 0);
+	assert_int_equal(table_builder_add_column(b, "age", VEIL_T_INT,
+	    VEIL_R_QUASI, 0), 1);
+	assert_int_equal(table_builder_add_column(b, "cost", VEIL_T_FLOAT,
+	    VEIL_R_INSENSITIVE, 0), 2);
+	assert_int_equal(table_builder_add_column(b, "flag", VEIL_T_BOOL,
+	    VEIL_R_SENSITIVE, 0), 3);
+	assert_int_equal(table_builder_add_column(b, "diag", VEIL_T_CATEGORY,
+	    VEIL_R_SENSITIVE, 0), 4);
+	assert_int_equal(table_builder_add_column(b, "day", VEIL_T_DATE,
+	    VEIL_R_QUASI, 0), 5);
+	assert_int_equal(table_builder_dict_add(b, 4, "J45", 3), 0);
+	assert_int_equal(table_builder_dict_add(b, 4, "E11", 3), 0);
+	for (i = 0; i < 100; i++) {
+		snprintf(s, sizeof(s), "P%04d", i);
+		assert_int_equal(table_builder_string(b, 0, s, strlen(s)), 0);
+		if (i % 10 == 3)
+			assert_int_equal(table_builder_null(b, 1), 0);
+		else
+			assert_int_equal(table_builder_int(b, 1, i - 50), 0);
+		assert_int_equal(table_builder_float(b, 2, i * 1.25), 0);
+		assert_int_equal(table_builder_bool(b, 3, i & 1), 0);
+		if (i % 7 == 0)
+			assert_int_equal(table_builder_null(b, 4), 0);
+		else
+			assert_int_equal(table_builder_category(b, 4,
+			    i % 3 ? "I10" : "E11", 3), 0);
+		assert_int_equal(table_builder_date(b, 5, 19000 + i), 0);
+	}
+	assert_int_equal(table_builder_nrows(b), 100);
+	assert_int_equal(table_builder_finish(b, &f->buf, &f->len, NULL), 0);
+	table_builder_free(b);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	free(f->buf);
+	free(f);
+	return 0;
+}
+
+static void
+test_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	const struct table_colview *c;
+	struct table *t = NULL;
+	struct veil_err err;
+	const char *p;
+	size_t len;
+
+	assert_int_equal(table_open(f->buf, f->len, &t, &err), 0);
+	assert_int_equal(table_nrows(t), 100);
+	assert_int_equal(table_ncols(t), 6);
+	assert_int_equal(table_find(t, "diag"), 4);
+	assert_int_equal(table_find(t, "nope"), -1);
+
+	c = table_column(t, 0);
+	assert_string_equal(c->name, "id");
+	assert_int_equal(c->flags, TABLE_F_UNIT);
+	assert_null(c->nulls);
+	p = table_str(c, 42, &len);
+	assert_int_equal(len, 5);
+	assert_memory_equal(p, "P0042", 5);
+
+	c = table_column(t, 1);
+	assert_true(table_isnull(c, 3));
+	assert_false(table_isnull(c, 4));
+	assert_int_equal(((const int64_t *)c->data)[4], -46);
+
+	c = table_column(t, 2);
+	assert_true(((const double *)c->data)[99] == 99 * 1.25);
+	c = table_column(t, 3);
+	assert_int_equal(((const uint8_t *)c->data)[7], 1);
+
+	c = table_column(t, 4);
+	assert_int_equal(c->dict_n, 3);	/* J45, E11 declared; I10 seen */
+	assert_true(table_isnull(c, 0));
+	p = table_dict(c, ((const uint32_t *)c->data)[1], &len);
+	assert_memory_equal(p, "I10", 3);
+	p = table_dict(c, ((const uint32_t *)c->data)[3], &len);
+	assert_memory_equal(p, "E11", 3);
+	assert_int_equal(((const uint32_t *)c->data)[3], 1);
+
+	c = table_column(t, 5);
+	assert_int_equal(((const int32_t *)c->data)[10], 19010);
+	assert_int_equal((uintptr_t)c->data % TABLE_ALIGN, 0);
+	table_free(t);
+}
+
+static void
+test_file_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	struct table *t = NULL;
+	struct veil_err err;
+	char path[] = "/tmp/veil-test-table-XXXXXX";
+	void *map;
+	size_t len;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(table_write_file(path, f->buf, f->len, &err), 0);
+	assert_int_equal(table_map_file(path, &t, &map, &len, &err), 0);
+	assert_int_equal(len, f->len);
+	assert_int_equal(table_nrows(t), 100);
+	assert_memory_equal(map, f->buf, f->len);
+	table_free(t);
+	table_unmap(map, len);
+	unlink(path);
+	assert_int_not_equal(table_map_file(path, &t, &map, &len, &err), 0);
+	assert_null(t);
+}
+
+/* Opens a corrupted copy of the fixture and expects VEIL_E_CORRUPT. */
+static void
+expect_corrupt(struct fixture *f, void (*mutate)(unsigned char *, size_t,
+    size_t *), const char *needle)
+{
+	unsigned char *copy;
+	struct table *t = NULL;
+	struct veil_err err;
+	size_t len = f->len;
+
+	assert_int_equal(posix_memalign((void **)&copy, 64, f->len), 0);
+	memcpy(copy, f->buf, f->len);
+	mutate(copy, f->len, &len);
+	veil_err_clear(&err);
+	assert_int_equal(table_open(copy, len, &t, &err), VEIL_E_CORRUPT);
+	assert_null(t);
+	if (strstr(err.msg, needle) == NULL)
+		fail_msg("error \"%s\" does not mention \"%s\"", err.msg,
+		    needle);
+	free(copy);
+}
+
+static struct tf_coldesc *
+desc(unsigned char *b, int i)
+{
+	struct tf_header *h = (struct tf_header *)b;
+
+	return (struct tf_coldesc *)(b + h->coldir_off) + i;
+}
+
+static void m_magic(unsigned char *b, size_t n, size_t *l)
+{ (void)n; (void)l; b[0] = 'X'; }
+static void m_version(unsigned char *b, size_t n, size_t *l)
+{ (void)n; (void)l; ((struct tf_header *)b)->version = 2; }
+static void m_truncate(unsigned char *b, size_t n, size_t *l)
+{ (void)b; *l = n - 64; }
+static void m_short(unsigned char *b, size_t n, size_t *l)
+{ (void)b; (void)n; *l = 10; }
+static void m_size(unsigned char *b, size_t n, size_t *l)
+{ (void)l; ((struct tf_header *)b)->size = n + 64; }
+static void m_ncols(unsigned char *b, size_t n, size_t *l)
+{ (void)n; (void)l; ((struct tf_header *)b)->ncols = 1000; }
+static void m_nrows(unsigned char *b, size_t n, size_t *l)
+{ (void)n; (void)l; ((struct tf_header *)b)->nrows = 101; }
+static void m_hugerows(unsigned char *b, size_t n, size_t *l)
+{ (void)n; (void)l; ((struct tf_header *)b)->nrows = UINT64_MAX / 4; }
+static void m_dataoff(unsigned char *b, size_t n, size_t *l)
+{ (void)l; desc(b, 1)->data_off = n - 64; }
+static void m_wrapoff(unsigned char *b, size_t n, size_t *l)
+{ (void)n; (void)l; desc(b, 1)->data_off = UINT64_MAX - 63; }
+static void m_unaligned(unsigned char *b, size_t n, size_t *l)
+{ (void)n; (void)l; desc(b, 1)->data_off += 8; }
+static void m_type(unsigned char *b, size_t n, size_t *l)
+{ (void)n; (void)l; desc(b, 2)->type = 9; }
+static void m_role(unsigned char *b, size_t n, size_t *l)
+{ (void)n; (void)l; desc(b, 2)->role = 77; }
+static void m_flags(unsigned char *b, size_t n, size_t *l)
+{ (void)n; (void)l; desc(b, 2)->flags = 0x8000; }
+static void m_name(unsigned char *b, size_t n, size_t *l)
+{ (void)n; (void)l; b[desc(b, 0)->name_off + 2] = 'x'; }	/* NUL gone */
+static void m_dupname(unsigned char *b, size_t n, size_t *l)
+{ (void)n; (void)l; memcpy(b + desc(b, 1)->name_off, "id\0", 3);
+  desc(b, 1)->name_len = 2; }
+
+static void m_code(unsigned char *b, size_t n, size_t *l)
+{
+	(void)n; (void)l;
+	((uint32_t *)(b + desc(b, 4)->data_off))[5] = 3;
+}
+static void m_dict_n(unsigned char *b, size_t n, size_t *l)
+{ (void)n; (void)l; desc(b, 4)->dict_n = 0x7fffffff; }
+static void m_stroff(unsigned char *b, size_t n, size_t *l)
+{
+	(void)n; (void)l;
+	((uint64_t *)(b + desc(b, 0)->data_off))[50] = 1;
+}
+static void m_strend(unsigned char *b, size_t n, size_t *l)
+{ (void)n; (void)l; desc(b, 0)->heap_len -= 1; }
+static void m_bool(unsigned char *b, size_t n, size_t *l)
+{ (void)n; (void)l; (b + desc(b, 3)->data_off)[9] = 2; }
+static void m_nan(unsigned char *b, size_t n, size_t *l)
+{
+	(void)n; (void)l;
+	((double *)(b + desc(b, 2)->data_off))[9] = NAN;
+}
+static void m_reserved(unsigned char *b, size_t n, size_t *l)
+{ (void)n; (void)l; ((struct tf_header *)b)->reserved[1] = 1; }
+static void m_heap_on_int(unsigned char *b, size_t n, size_t *l)
+{ (void)n; (void)l; desc(b, 1)->heap_len = 8; }
+
+static void
+test_corrupt(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_corrupt(f, m_magic, "magic");
+	expect_corrupt(f, m_version, "version");
+	expect_corrupt(f, m_truncate, "header says");
+	expect_corrupt(f, m_short, "shorter than the header");
+	expect_corrupt(f, m_size, "header says");
+	expect_corrupt(f, m_ncols, "column directory");
+	expect_corrupt(f, m_nrows, "column 0");
+	expect_corrupt(f, m_hugerows, "rows");
+	expect_corrupt(f, m_dataoff, "outside");
+	expect_corrupt(f, m_wrapoff, "outside");
+	expect_corrupt(f, m_unaligned, "aligned");
+	expect_corrupt(f, m_type, "unknown type");
+	expect_corrupt(f, m_role, "unknown role");
+	expect_corrupt(f, m_flags, "unknown flags");
+	expect_corrupt(f, m_name, "name");
+	expect_corrupt(f, m_dupname, "both called");
+	expect_corrupt(f, m_code, "dictionary has 3");
+	expect_corrupt(f, m_dict_n, "dictionary");
+	expect_corrupt(f, m_stroff, "decreases");
+	expect_corrupt(f, m_strend, "offsets end");
+	expect_corrupt(f, m_bool, "bool");
+	expect_corrupt(f, m_nan, "non-finite");
+	expect_corrupt(f, m_reserved, "reserved");
+	expect_corrupt(f, m_heap_on_int, "heap");
+}
+
+/* Every single-byte truncation point is rejected, never crashes. */
+static void
+test_every_truncation(void **state)
+{
+	struct fixture *f = *state;
+	struct table *t;
+	size_t len;
+
+	for (len = 0; len < f->len; len += 8) {
+		t = NULL;
+		assert_int_not_equal(table_open(f->buf, len, &t, NULL), 0);
+		assert_null(t);
+	}
+}
+
+static void
+test_unaligned_buffer(void **state)
+{
+	struct fixture *f = *state;
+	struct table *t = NULL;
+	unsigned char *copy = malloc(f->len + 64);
+
+	assert_non_null(copy);
+	memcpy(copy + 8 + (64 - (uintptr_t)copy % 64) % 64, f->buf, f->len);
+	assert_int_equal(table_open(copy + 8 + (64 - (uintptr_t)copy % 64) %
+	    64, f->len, &t, NULL), VEIL_E_INVALID);
+	free(copy);
+}
+
+static void
+test_builder_misuse(void **state)
+{
+	struct table_builder *b = table_builder_new();
+	void *buf;
+	size_t len;
+	struct veil_err err;
+
+	(void)state;
+	assert_int_equal(table_builder_add_column(b, "a", VEIL_T_INT,
+	    VEIL_R_QUASI, 0), 0);
+	assert_int_equal(table_builder_add_column(b, "a", VEIL_T_INT,
+	    VEIL_R_QUASI, 0), VEIL_E_INVALID);
+	assert_int_equal(table_builder_add_column(b, "", VEIL_T_INT,
+	    VEIL_R_QUASI, 0), VEIL_E_INVALID);
+	assert_int_equal(table_builder_add_column(b, "t", 42,
+	    VEIL_R_QUASI, 0), VEIL_E_INVALID);
+	assert_int_equal(table_builder_add_column(b, "b", VEIL_T_FLOAT,
+	    VEIL_R_QUASI, 0), 1);
+	/* wrong type for the column, bad index, non-finite float */
+	assert_int_equal(table_builder_float(b, 0, 1.0), VEIL_E_INVALID);
+	assert_int_equal(table_builder_int(b, 7, 1), VEIL_E_INVALID);
+	assert_int_equal(table_builder_float(b, 1, INFINITY), VEIL_E_INVALID);
+	assert_int_equal(table_builder_int(b, 0, 1), 0);
+	/* no columns after rows exist */
+	assert_int_equal(table_builder_add_column(b, "c", VEIL_T_INT,
+	    VEIL_R_QUASI, 0), VEIL_E_INVALID);
+	/* ragged columns cannot be laid out */
+	assert_int_equal(table_builder_finish(b, &buf, &len, &err),
+	    VEIL_E_INTERNAL);
+	assert_null(buf);
+	table_builder_free(b);
+	table_builder_free(NULL);
+	table_free(NULL);
+}
+
+static void
+test_empty_table(void **state)
+{
+	struct table_builder *b = table_builder_new();
+	struct table *t = NULL;
+	void *buf;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(table_builder_add_column(b, "s", VEIL_T_STRING,
+	    VEIL_R_TEXT, 0), 0);
+	assert_int_equal(table_builder_add_column(b, "c", VEIL_T_CATEGORY,
+	    VEIL_R_QUASI, 0), 1);
+	assert_int_equal(table_builder_finish(b, &buf, &len, NULL), 0);
+	assert_int_equal(table_open(buf, len, &t, NULL), 0);
+	assert_int_equal(table_nrows(t), 0);
+	table_free(t);
+	free(buf);
+	table_builder_free(b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_roundtrip, build,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_file_roundtrip, build,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt, build, teardown),
+		cmocka_unit_test_setup_teardown(test_every_truncation, build,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unaligned_buffer, build,
+		    teardown),
+		cmocka_unit_test(test_builder_misuse),
+		cmocka_unit_test(test_empty_table),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
