@@ -30,27 +30,42 @@ FUZZ	 = csv schema table
 REPLAY	 = $(addprefix $(B)/tests/replay_, $(FUZZ))
 BENCH	 = $(B)/bench/bench_ingest
 
+# Quiet by default; `make V=1` prints every command.
+ifeq ($(V),1)
+Q	 =
+msg	 = @true
+else
+Q	 = @
+msg	 = @printf '  %-6s %s\n'
+endif
+
 all: $(PROGS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(HARDEN) $(WARN) $(CFLAGS) -c -o $@ $<
+	$(msg) CC $<
+	$(Q)$(CC) $(CPPFLAGS) $(HARDEN) $(WARN) $(CFLAGS) -c -o $@ $<
 
 $(B)/veil: $(CLI_O) $(LIB_O)
-	$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(msg) LD $@
+	$(Q)$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/clinic-gen: $(B)/examples/clinic/clinic_gen.o
-	$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^
+	$(msg) LD $@
+	$(Q)$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^
 
 $(B)/tests/test_%: $(B)/tests/test_%.o $(LIB_O)
-	$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(TESTLIBS)
+	$(msg) LD $@
+	$(Q)$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(TESTLIBS)
 
 # The fuzz targets, linked with a main that replays the saved corpus.
 $(B)/tests/replay_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/replay.o $(LIB_O)
-	$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(msg) LD $@
+	$(Q)$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/bench/bench_%: $(B)/bench/bench_%.o $(LIB_O)
-	$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(msg) LD $@
+	$(Q)$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 test: $(PROGS) $(TESTS) $(REPLAY)
 	@B=$(B) sh tests/run.sh $(UNIT) -- $(FUZZ)
@@ -68,7 +83,8 @@ fuzz:
 	    $(addprefix build-fuzz/fuzz_, $(FUZZ))
 
 build-fuzz/fuzz_%: build-fuzz/tests/fuzz/fuzz_%.o $(LIB_O)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+	$(msg) LD $@
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
 bench: $(BENCH) $(B)/clinic-gen
 	$(B)/bench/bench_ingest $(B)/clinic-gen

@@ -173,6 +173,10 @@ open_column(const unsigned char *buf, uint64_t size, uint64_t nrows,
 		c->nulls = buf + d->nulls_off;
 	}
 	if (d->type == VEIL_T_STRING || d->type == VEIL_T_CATEGORY) {
+		if (d->heap_len == 0 && d->heap_off != 0)
+			return CORRUPT("table: column %u: empty heap at offset "
+			    "%llu (must be 0)", i,
+			    (unsigned long long)d->heap_off);
 		if (d->heap_len > 0 && (r = check_region("heap", i,
 		    d->heap_off, d->heap_len, size, err)) != 0)
 			return r;
