@@ -24,7 +24,7 @@ CLI_O	 = $(addprefix $(B)/cli/, veil.o inspect.o)
 LIB_O	 = $(COMMON_O)
 
 PROGS	 = $(B)/veil $(B)/clinic-gen
-UNIT	 = table csv schema ingest utf8 hierarchy
+UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic
 TESTS	 = $(addprefix $(B)/tests/test_, $(UNIT))
 FUZZ	 = csv schema table
 REPLAY	 = $(addprefix $(B)/tests/replay_, $(FUZZ))
