@@ -4,6 +4,7 @@
  * them and refuses any that is not a proper tree ending in one root.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -210,26 +211,31 @@ hierarchy_table_add(struct hierarchy *h, const char *const *cells,
 	char *na;
 	size_t i, need = 0, ncap;
 
+	char where[VEIL_ERR_MSGLEN];
+
+	if (line > 0)
+		snprintf(where, sizeof(where), "%s:%llu", what,
+		    (unsigned long long)line);
+	else
+		snprintf(where, sizeof(where), "%s", what);
 	if (h->nrows == 0) {
 		if (n < 2 || n > HIER_MAX_LEVELS)
-			return veil_seterr(err, VEIL_E_SCHEMA, "%s:%llu: a "
+			return veil_seterr(err, VEIL_E_SCHEMA, "%s: a "
 			    "hierarchy line needs 2 to %d values (the original, "
-			    "then each level up to the root), got %zu", what,
-			    (unsigned long long)line, HIER_MAX_LEVELS, n);
+			    "then each level up to the root), got %zu", where,
+			    HIER_MAX_LEVELS, n);
 		h->nlevels = (int)n;
 	} else if (n != (size_t)h->nlevels)
-		return veil_seterr(err, VEIL_E_SCHEMA, "%s:%llu: %zu levels, "
-		    "the first line has %d", what, (unsigned long long)line,
-		    n, h->nlevels);
+		return veil_seterr(err, VEIL_E_SCHEMA, "%s: %zu levels, "
+		    "the first line has %d", where, n, h->nlevels);
 	if (h->nrows >= HIER_MAX_LEAVES)
-		return veil_seterr(err, VEIL_E_LIMIT, "%s:%llu: more than %d "
-		    "values", what, (unsigned long long)line, HIER_MAX_LEAVES);
+		return veil_seterr(err, VEIL_E_LIMIT, "%s: more than %d "
+		    "values", where, HIER_MAX_LEAVES);
 	for (i = 0; i < n; i++) {
 		if (lens[i] == 0 || lens[i] > 4096 ||
 		    !utf8_valid(cells[i], lens[i]))
-			return veil_seterr(err, VEIL_E_SCHEMA, "%s:%llu: value %zu "
-			    "is empty, too long or not UTF-8", what,
-			    (unsigned long long)line, i + 1);
+			return veil_seterr(err, VEIL_E_SCHEMA, "%s: value %zu "
+			    "is empty, too long or not UTF-8", where, i + 1);
 		need += lens[i];
 	}
 	if (h->acap - h->alen < need) {

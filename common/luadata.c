@@ -52,12 +52,17 @@ count_hook(lua_State *L, lua_Debug *ar)
 {
 	struct ldstate *st;
 
-	(void)ar;
 	lua_getallocf(L, (void **)&st);
 	st->insns += HOOK_EVERY;
-	if (st->insns > st->max_insns)
-		luaL_error(L, "instruction limit (%lu) exceeded",
-		    st->max_insns);
+	if (st->insns > st->max_insns) {
+		/* In a hook, level 1 is the hook: name the running line. */
+		if (lua_getinfo(L, "Sl", ar) != 0 && ar->currentline > 0)
+			luaL_error(L, "%s:%d: instruction limit (%d) exceeded",
+			    ar->short_src, ar->currentline,
+			    (int)st->max_insns);
+		luaL_error(L, "instruction limit (%d) exceeded",
+		    (int)st->max_insns);
+	}
 }
 
 int
@@ -87,9 +92,17 @@ luadata_eval(const char *src, size_t len, const char *name, lua_State **Lp,
 	snprintf(chunkname, sizeof(chunkname), "=%s", name);
 	if (luaL_loadbufferx(L, src, len, chunkname, "t") != LUA_OK ||
 	    lua_pcall(L, 0, 1, 0) != LUA_OK) {
-		r = veil_seterr(err, VEIL_E_LUA, "%s",
-		    lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) :
-		    "error object is not a string");
+		const char *msg = lua_type(L, -1) == LUA_TSTRING ?
+		    lua_tostring(L, -1) : "error object is not a string";
+		size_t nl = strlen(name);
+
+		/* Lua prefixes "name:line:" to most messages, not all. */
+		if (strncmp(msg, name, nl) == 0 && msg[nl] == ':')
+			r = veil_seterr(err, VEIL_E_LUA, "%s", msg);
+		else
+			r = veil_seterr(err, VEIL_E_LUA, "%s: %s", name,
+			    strcmp(msg, "not enough memory") == 0 ?
+			    "memory limit exceeded (not enough memory)" : msg);
 		goto out;
 	}
 	lua_sethook(L, NULL, 0, 0);

@@ -92,6 +92,7 @@ check_keys(struct sctx *c, int idx, const char *const *keys)
 {
 	lua_State *L = c->L;
 	const char *k;
+	int r;
 
 	idx = lua_absindex(L, idx);
 	lua_pushnil(L);
@@ -99,10 +100,11 @@ check_keys(struct sctx *c, int idx, const char *const *keys)
 		lua_pop(L, 1);
 		if (lua_type(L, -1) != LUA_TSTRING) {
 			if (keys == col_keys || keys == top_keys) {
-				lua_pop(L, 1);
-				return serr(c, "unexpected %s key (use "
+				r = serr(c, "unexpected %s key (use "
 				    "name = value fields)",
-				    luadata_typename(L, -1 + 1));
+				    luadata_typename(L, -1));
+				lua_pop(L, 1);
+				return r;
 			}
 			lua_pop(L, 1);
 			return serr(c, "unexpected non-string key");
@@ -332,6 +334,7 @@ check_table_hier(struct sctx *c, struct schema_column *col)
 	char buf[32], *end;
 	int32_t d;
 	int64_t v;
+	uint64_t span, k;
 
 	if (col->type == VEIL_T_FLOAT)
 		return serr(c, "hierarchy: a float column takes an interval "
@@ -345,8 +348,8 @@ check_table_hier(struct sctx *c, struct schema_column *col)
 		p = hierarchy_cell(h, i, 0, &len);
 		if (col->type == VEIL_T_INT) {
 			if (len >= sizeof(buf))
-				return serr(c, "hierarchy: value \"%.32s\" is not "
-				    "an integer", p);
+				return serr(c, "hierarchy: value \"%.*s\" is not "
+				    "an integer", 32, p);
 			memcpy(buf, p, len);
 			buf[len] = '\0';
 			errno = 0;
@@ -356,12 +359,13 @@ check_table_hier(struct sctx *c, struct schema_column *col)
 				    "an integer", buf);
 		} else if (col->type == VEIL_T_DATE &&
 		    datefmt_parse(p, len, &d) != 0)
-			return serr(c, "hierarchy: value \"%.32s\" is not a "
-			    "date YYYY-MM-DD", p);
+			return serr(c, "hierarchy: value \"%.*s\" is not a "
+			    "date YYYY-MM-DD", (int)(len > 32 ? 32 : len), p);
 	}
-	if (col->type == VEIL_T_INT && col->has_range &&
-	    col->ihi - col->ilo < 1000000)
-		for (v = col->ilo; v <= col->ihi; v++) {
+	span = (uint64_t)col->ihi - (uint64_t)col->ilo;	/* no overflow */
+	if (col->type == VEIL_T_INT && col->has_range && span < 1000000)
+		for (k = 0; k <= span; k++) {
+			v = (int64_t)((uint64_t)col->ilo + k);
 			len = (size_t)snprintf(buf, sizeof(buf), "%lld",
 			    (long long)v);
 			if (hierarchy_find(h, buf, len) < 0)
@@ -379,6 +383,7 @@ parse_hier_rows(struct sctx *c, struct schema_column *col)
 	lua_State *L = c->L;
 	const char *cells[HIER_MAX_LEVELS];
 	size_t lens[HIER_MAX_LEVELS], n, m, i, j;
+	char key[64], what[sizeof(c->what) + sizeof(key) + 4];
 	int r;
 
 	if ((r = get_array(c, -1, "hierarchy.rows", 1, HIER_MAX_LEAVES,
@@ -387,23 +392,24 @@ parse_hier_rows(struct sctx *c, struct schema_column *col)
 	if ((col->hier = hierarchy_table_new()) == NULL)
 		return veil_seterr(c->err, VEIL_E_NOMEM, "out of memory");
 	for (i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "hierarchy.rows[%zu]", i + 1);
 		lua_rawgeti(L, -1, (lua_Integer)i + 1);
-		r = get_array(c, -1, "hierarchy.rows[i]", 2, HIER_MAX_LEVELS,
-		    &m);
+		r = get_array(c, -1, key, 2, HIER_MAX_LEVELS, &m);
 		for (j = 0; r == 0 && j < m; j++) {
 			lua_rawgeti(L, -1, (lua_Integer)j + 1);
-			r = get_str(c, -1, "hierarchy.rows", MAX_STR,
-			    &cells[j], &lens[j]);
+			r = get_str(c, -1, key, MAX_STR, &cells[j], &lens[j]);
 			lua_pop(L, 1);	/* the string stays in the row table */
 		}
+		snprintf(what, sizeof(what), "%s: %s", c->what, key);
 		if (r == 0 && hierarchy_table_add(col->hier, cells, lens, m,
-		    c->what, i + 1, c->err) != 0)
+		    what, 0, c->err) != 0)
 			r = VEIL_E_SCHEMA;
 		lua_pop(L, 1);
 		if (r != 0)
 			return r;
 	}
-	if (hierarchy_table_finish(col->hier, c->what, c->err) != 0)
+	snprintf(what, sizeof(what), "%s: hierarchy.rows", c->what);
+	if (hierarchy_table_finish(col->hier, what, c->err) != 0)
 		return VEIL_E_SCHEMA;
 	return check_table_hier(c, col);
 }
@@ -808,9 +814,11 @@ parse_top(struct sctx *c)
 		if (!lua_istable(L, -1))
 			r = serr(c, "csv: expected {delimiter = \",\"}");
 		else if ((r = check_keys(c, -1, ckeys)) == 0) {
-			if (lua_getfield(L, -1, "delimiter") != LUA_TNIL &&
-			    (r = get_str(c, -1, "csv.delimiter", 8, &p,
-			    &len)) == 0) {
+			if (lua_getfield(L, -1, "delimiter") == LUA_TSTRING &&
+			    strcmp(lua_tostring(L, -1), "\t") == 0)
+				s->delimiter = '\t';
+			else if (!lua_isnil(L, -1) && (r = get_str(c, -1,
+			    "csv.delimiter", 8, &p, &len)) == 0) {
 				if (strcmp(p, ",") == 0 || strcmp(p, ";") == 0)
 					s->delimiter = p[0];
 				else if (strcmp(p, "\t") == 0 ||
