@@ -28,7 +28,8 @@ struct span {
 
 struct csv_reader {
 	char		*name;
-	int		 fd;		/* -1 when reading memory */
+	int		 fd;
+	int		 is_mem;	/* reading mem, not fd */
 	const char	*mem;
 	size_t		 memlen, mempos;
 	char		*buf;
@@ -68,7 +69,7 @@ fill(struct csv_reader *rd, struct veil_err *err)
 		rd->start = 0;
 	}
 	room = rd->cap - rd->end;
-	if (rd->fd == -1) {
+	if (rd->is_mem) {
 		n = rd->memlen - rd->mempos;
 		if (n > room)
 			n = room;
@@ -156,16 +157,24 @@ open_common(int fd, const void *mem, size_t memlen, const char *name,
 		return NULL;
 	}
 	rd->fd = fd;
+	rd->is_mem = mem != NULL || fd < 0;
 	rd->mem = mem;
 	rd->memlen = memlen;
 	rd->line = 1;
 	rd->cap = rd->lim.max_record + CHUNK;
 	if ((rd->buf = calloc(1, rd->cap + PAD)) == NULL)
 		goto nomem;
-	if (fill(rd, err) != 0) {
-		csv_close(rd);
-		return NULL;
-	}
+	/*
+	 * The BOM and the delimiter are judged on the whole first line, so
+	 * read until it is in (a pipe may deliver it a byte at a time).
+	 */
+	do {
+		if (fill(rd, err) != 0) {
+			csv_close(rd);
+			return NULL;
+		}
+	} while (!rd->eof && rd->end < rd->cap &&
+	    memchr(rd->buf, '\n', rd->end) == NULL);
 	if (rd->end >= 3 && memcmp(rd->buf, "\xef\xbb\xbf", 3) == 0)
 		rd->start = 3;
 	rd->delim = delim != 0 ? delim :
@@ -183,6 +192,10 @@ struct csv_reader *
 csv_open_fd(int fd, const char *name, int delim,
     const struct csv_limits *limits, struct veil_err *err)
 {
+	if (fd < 0) {
+		veil_seterr(err, VEIL_E_INVALID, "%s: bad descriptor", name);
+		return NULL;
+	}
 	return open_common(fd, NULL, 0, name, delim, limits, err);
 }
 
@@ -190,7 +203,10 @@ struct csv_reader *
 csv_open_mem(const void *buf, size_t len, const char *name, int delim,
     const struct csv_limits *limits, struct veil_err *err)
 {
-	return open_common(-1, buf, len, name, delim, limits, err);
+	static const char empty[1];
+
+	return open_common(-1, buf != NULL ? buf : empty, len, name, delim,
+	    limits, err);
 }
 
 void
@@ -389,9 +405,14 @@ parse_record(struct csv_reader *rd, size_t *nfp, uint64_t *nlp,
 		p++;	/* the '\n' */
 		break;
 	}
-	if ((size_t)(p - (base + rd->start)) > rd->lim.max_record)
+	if ((size_t)(p - (base + rd->start)) > rd->lim.max_record) {
+		q = p;	/* show the record without its line end */
+		while (q > base + rd->start && (q[-1] == '\n' || q[-1] == '\r'))
+			q--;
 		return perr(rd, err, VEIL_E_LIMIT, rd->line, 0, "record longer "
-		    "than max_record", base + rd->start, EXCERPT);
+		    "than max_record", base + rd->start,
+		    (size_t)(q - (base + rd->start)));
+	}
 	*nfp = nf;
 	*nlp = nl;
 	rd->start = (size_t)(p - base);
@@ -443,10 +464,10 @@ csv_next(struct csv_reader *rd, struct csv_field **fieldsp, size_t *nfieldsp,
 		if (rd->eof)
 			return veil_seterr(err, VEIL_E_INTERNAL, "%s: reader "
 			    "stalled at end of input", rd->name);
-		if (rd->end - rd->start >= rd->lim.max_record)
+		if (rd->end - rd->start > rd->lim.max_record)
 			return perr(rd, err, VEIL_E_LIMIT, rd->line, 0,
 			    "record longer than max_record",
-			    rd->buf + rd->start, EXCERPT);
+			    rd->buf + rd->start, rd->end - rd->start);
 		if ((r = fill(rd, err)) != 0)
 			return r;
 	}

@@ -121,6 +121,8 @@ ingest_parse_float(const char *p, size_t len, double *out)
 	d = strtod(buf, &end);
 	if (*end != '\0' || !isfinite(d))
 		return -1;
+	if (d == 0 && m != 0)	/* non-zero digits underflowed to zero */
+		return -1;
 	*out = d;
 	return 0;
 }
@@ -186,6 +188,9 @@ put_field(struct ictx *c, size_t fi, const struct csv_field *f)
 	size_t bad;
 	char buf[96];
 
+	if (f->len == 0 && col->required)	/* "" counts as missing too */
+		return ferr(c, VEIL_E_TYPE, fi, "a value is required", f->p,
+		    0);
 	if (f->len == 0 && !(f->quoted && col->type == VEIL_T_STRING)) {
 		if (col->required)
 			return ferr(c, VEIL_E_TYPE, fi, "a value is required",
@@ -400,12 +405,16 @@ ingest_csv_fd(int fd, const char *name, const struct schema *s,
     struct ingest_stats *stats, struct veil_err *err)
 {
 	struct csv_reader *rd;
+	struct veil_err lerr;
 	int r;
 
 	*bp = NULL;
+	veil_err_clear(&lerr);
+	if (err == NULL)
+		err = &lerr;
 	if ((rd = csv_open_fd(fd, name, pick_delim(s, o),
 	    o != NULL ? &o->limits : NULL, err)) == NULL)
-		return err != NULL && err->code ? err->code : VEIL_E_NOMEM;
+		return err->code != 0 ? err->code : VEIL_E_NOMEM;
 	r = ingest(rd, s, bp, stats, err);
 	csv_close(rd);
 	return r;
@@ -418,12 +427,16 @@ ingest_csv_mem(const void *buf, size_t len, const char *name,
     struct veil_err *err)
 {
 	struct csv_reader *rd;
+	struct veil_err lerr;
 	int r;
 
 	*bp = NULL;
+	veil_err_clear(&lerr);
+	if (err == NULL)
+		err = &lerr;
 	if ((rd = csv_open_mem(buf, len, name, pick_delim(s, o),
 	    o != NULL ? &o->limits : NULL, err)) == NULL)
-		return err != NULL && err->code ? err->code : VEIL_E_NOMEM;
+		return err->code != 0 ? err->code : VEIL_E_NOMEM;
 	r = ingest(rd, s, bp, stats, err);
 	csv_close(rd);
 	return r;

@@ -1,0 +1,249 @@
+/*
+ * confine.c: a process confining itself (see confine.h). Only trusted,
+ * fixed work happens here; nothing untrusted has been read yet.
+ */
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "confine.h"
+#include "filter.h"
+
+#define NOBODY		65534
+
+static int
+write_file(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	int fd, r = -1;
+
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if (write(fd, text, len) == (ssize_t)len)
+		r = 0;
+	close(fd);
+	return r;
+}
+
+static int
+close_fds(int keep)
+{
+	struct rlimit rl;
+	int fd;
+
+	if (syscall(SYS_close_range, (unsigned)keep, ~0U, 0) == 0)
+		return 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	for (fd = keep; (rlim_t)fd < rl.rlim_cur && fd < 65536; fd++)
+		close(fd);
+	return 0;
+}
+
+static int
+drop_root(void)
+{
+	gid_t g = NOBODY;
+
+	if (geteuid() != 0)
+		return 0;
+	if (setgroups(1, &g) == -1 || setresgid(NOBODY, NOBODY, NOBODY) == -1 ||
+	    setresuid(NOBODY, NOBODY, NOBODY) == -1)
+		return -1;
+	if (setuid(0) != -1)	/* paranoia: the drop must be permanent */
+		return -1;
+	/*
+	 * Changing ids cleared the dumpable flag, which makes /proc/self
+	 * root's and so uid_map unwritable; it is cleared again for good in
+	 * drop_privileges().
+	 */
+	return prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+}
+
+/* A user namespace that maps only our own, unprivileged ids. */
+static int
+enter_userns(void)
+{
+	char map[64];
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+
+	if (unshare(CLONE_NEWUSER) == -1)
+		return -1;
+	snprintf(map, sizeof(map), "%u %u 1\n", uid, uid);
+	if (write_file("/proc/self/uid_map", map) == -1)
+		return -1;
+	if (write_file("/proc/self/setgroups", "deny") == -1)
+		return -1;
+	snprintf(map, sizeof(map), "%u %u 1\n", gid, gid);
+	return write_file("/proc/self/gid_map", map);
+}
+
+/*
+ * An empty root: a tiny read-only tmpfs, made the root by pivot_root with
+ * the old root stacked under it and then detached, so no path leads out.
+ */
+static int
+empty_root(void)
+{
+	static const char *const dirs[] = { "/tmp", "/mnt", "/proc", NULL };
+	int i;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
+		return -1;
+	for (i = 0; dirs[i] != NULL; i++)
+		if (mount("veil", dirs[i], "tmpfs", MS_NOSUID | MS_NODEV |
+		    MS_NOEXEC, "size=4k,nr_inodes=2,mode=0555") == 0)
+			break;
+	if (dirs[i] == NULL)
+		return -1;
+	if (chdir(dirs[i]) == -1 ||
+	    syscall(SYS_pivot_root, ".", ".") == -1 ||
+	    umount2(".", MNT_DETACH) == -1 || chdir("/") == -1)
+		return -1;
+	return mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID |
+	    MS_NODEV | MS_NOEXEC, NULL);
+}
+
+static int
+limit(int res, rlim_t soft, rlim_t hard)
+{
+	struct rlimit rl;
+
+	rl.rlim_cur = soft;
+	rl.rlim_max = hard;
+	return setrlimit(res, &rl);
+}
+
+static int
+set_limits(const struct confine_opts *o)
+{
+	if (o->memory_bytes > 0 &&
+	    (limit(RLIMIT_AS, o->memory_bytes, o->memory_bytes) == -1 ||
+	    limit(RLIMIT_DATA, o->memory_bytes, o->memory_bytes) == -1))
+		return -1;
+	if (o->cpu_seconds > 0 &&
+	    limit(RLIMIT_CPU, o->cpu_seconds, o->cpu_seconds + 1) == -1)
+		return -1;
+	if (limit(RLIMIT_NOFILE, (rlim_t)o->keep_fds, (rlim_t)o->keep_fds) ==
+	    -1 || limit(RLIMIT_FSIZE, 0, 0) == -1 ||
+	    limit(RLIMIT_NPROC, 0, 0) == -1 || limit(RLIMIT_CORE, 0, 0) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+drop_privileges(void)
+{
+	struct __user_cap_header_struct hdr;
+	struct __user_cap_data_struct data[2];
+
+	memset(&hdr, 0, sizeof(hdr));
+	memset(data, 0, sizeof(data));
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	if (syscall(SYS_capset, &hdr, data) == -1)
+		return -1;
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+load_filter(void)
+{
+	struct sock_fprog prog;
+
+	prog.len = (unsigned short)filter_bpf_len;
+	prog.filter = (struct sock_filter *)filter_bpf;
+	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+int
+confine_self(const struct confine_opts *o, unsigned int *levelp,
+    const char **stepp)
+{
+	unsigned int level = 0;
+
+	*levelp = 0;
+	*stepp = "close descriptors";
+	if (close_fds(o->keep_fds) == -1)
+		return -1;
+	*stepp = "drop root";
+	if (drop_root() == -1)
+		return -1;
+	if (geteuid() != 0)
+		level |= CONFINE_UNPRIV;
+	/* Namespaces are best effort: EPERM where the host forbids them. */
+	if (enter_userns() == 0) {
+		level |= CONFINE_USERNS;
+		if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
+		    CLONE_NEWPID | CLONE_NEWUTS) == 0) {
+			level |= CONFINE_NAMESPACES;
+			if (empty_root() == 0)
+				level |= CONFINE_EMPTYROOT;
+		}
+	}
+	*stepp = "rlimits";
+	if (set_limits(o) == -1)
+		return -1;
+	level |= CONFINE_RLIMITS;
+	*stepp = "capabilities, dumpable, no_new_privs";
+	if (drop_privileges() == -1)
+		return -1;
+	level |= CONFINE_NOPRIV;
+	if (!o->no_seccomp) {
+		*stepp = "seccomp filter";
+		if (load_filter() == -1)
+			return -1;
+		level |= CONFINE_SECCOMP;
+	}
+	*stepp = NULL;
+	*levelp = level;
+	return 0;
+}
+
+const char *
+confine_describe(unsigned int level, char *buf, size_t len)
+{
+	static const struct {
+		unsigned int	 bit;
+		const char	*name;
+	} parts[] = {
+		{ CONFINE_SECCOMP, "seccomp" },
+		{ CONFINE_RLIMITS, "rlimits" },
+		{ CONFINE_NOPRIV, "no_new_privs" },
+		{ CONFINE_UNPRIV, "unprivileged" },
+		{ CONFINE_USERNS, "userns" },
+		{ CONFINE_NAMESPACES, "namespaces" },
+		{ CONFINE_EMPTYROOT, "empty-root" },
+	};
+	size_t i, o = 0;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	if (level == CONFINE_FULL) {
+		snprintf(buf, len, "full");
+		return buf;
+	}
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]) && o < len; i++)
+		if (level & parts[i].bit)
+			o += (size_t)snprintf(buf + o, len - o, "%s%s",
+			    o ? "," : "", parts[i].name);
+	if (buf[0] == '\0')
+		snprintf(buf, len, "none");
+	return buf;
+}

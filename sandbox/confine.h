@@ -1,0 +1,52 @@
+/*
+ * confine.h: how a veil-worker confines itself before it parses anything
+ * untrusted. The steps, in order:
+ *
+ *   1. close every descriptor but the ones it was given (close_range);
+ *   2. if root, become nobody (65534) outside any namespace;
+ *   3. new user, mount, network, IPC, PID and UTS namespaces, the user
+ *      namespace mapping only that unprivileged uid;
+ *   4. an empty, read-only root (a tmpfs, pivot_root, old root detached);
+ *   5. rlimits: AS and DATA = the memory limit, CPU, NOFILE = the
+ *      descriptors it holds, FSIZE 0, NPROC 0, CORE 0;
+ *   6. no capabilities, PR_SET_DUMPABLE 0, PR_SET_NO_NEW_PRIVS;
+ *   7. the seccomp filter (filter.h): allowlist, KILL_PROCESS by default.
+ *
+ * Steps 3 and 4 are skipped where the kernel refuses them (EPERM), and the
+ * level reached says so; step 7 failing is fatal (fail closed). Used by
+ * veil-worker and, identically, by the test-only probe program.
+ */
+#ifndef VEIL_CONFINE_H
+#define VEIL_CONFINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Confinement levels, reported with every job. */
+#define CONFINE_SECCOMP		0x01	/* seccomp filter installed */
+#define CONFINE_RLIMITS		0x02
+#define CONFINE_NOPRIV		0x04	/* no_new_privs, not dumpable */
+#define CONFINE_USERNS		0x08	/* user namespace, unprivileged uid */
+#define CONFINE_NAMESPACES	0x10	/* mount, net, IPC, PID, UTS */
+#define CONFINE_EMPTYROOT	0x20	/* empty read-only root */
+#define CONFINE_UNPRIV		0x40	/* not root outside */
+#define CONFINE_FULL		0x7f
+
+struct confine_opts {
+	int		keep_fds;	/* descriptors 0..keep_fds-1 stay */
+	uint64_t	memory_bytes;	/* RLIMIT_AS and RLIMIT_DATA */
+	uint64_t	cpu_seconds;	/* RLIMIT_CPU soft; hard is +1 */
+	int		no_seccomp;	/* tests only: stop before step 7 */
+};
+
+/*
+ * Runs the steps above. Returns 0 with *levelp set, or -1 with errno set
+ * and *stepp naming the step that failed; after a failure the caller must
+ * exit without touching untrusted input.
+ */
+int		 confine_self(const struct confine_opts *, unsigned int *levelp,
+		    const char **stepp);
+/* "full", or a comma-separated list of the parts reached. */
+const char	*confine_describe(unsigned int level, char *buf, size_t len);
+
+#endif /* VEIL_CONFINE_H */

@@ -1,0 +1,511 @@
+/*
+ * spawner.c: the parent's side of a worker (see spawner.h). The deadline is
+ * enforced here, with SIGKILL through a pidfd; the worker's own hooks are
+ * only a courtesy. Nothing the worker sends is trusted: the result is read
+ * up to its cap and then validated key by key.
+ */
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "confine.h"
+#include "frame.h"
+#include "spawner.h"
+#include "worker_proto.h"
+
+#define SEALS	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+
+extern char **environ;
+
+struct spawner {
+	pid_t		 pid;
+	int		 pidfd, res_fd, log_fd;
+	struct spawner_limits lim;
+	double		 t0;
+	int		 killed_wall, killed_output, exited;
+	unsigned char	*res;
+	size_t		 res_len;
+	char		*log;
+	size_t		 log_len, log_dropped;
+};
+
+static const char *const status_names[] = {
+	"finished", "error", "cpu limit", "memory limit", "wall-clock limit",
+	"killed by the sandbox", "output too large", "malformed output",
+	"crashed", "refused to run unconfined",
+};
+
+const char *
+spawner_status_name(enum spawner_status s)
+{
+	return (unsigned)s <= SPAWN_REFUSED ? status_names[s] : "?";
+}
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int
+spawner_sealed_memfd(const char *name, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+	int fd;
+
+	if ((fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING)) == -1)
+		return -1;
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	/* Readers start at the beginning (mmap ignores the offset). */
+	if (fcntl(fd, F_ADD_SEALS, SEALS) == -1 ||
+	    lseek(fd, 0, SEEK_SET) == -1)
+		goto fail;
+	return fd;
+ fail:
+	n = errno;
+	close(fd);
+	errno = (int)n;
+	return -1;
+}
+
+/* Environment for the worker: nothing of ours but sanitizer settings. */
+static char **
+worker_env(char **buf, size_t n)
+{
+	size_t i = 0, k;
+	char **e;
+
+	for (e = environ; *e != NULL && i + 2 < n; e++)
+		if (strncmp(*e, "UBSAN_OPTIONS=", 14) == 0)
+			buf[i++] = *e;
+#if defined(__SANITIZE_ADDRESS__)
+	/* LeakSanitizer stops the world with ptrace: not in a sandbox. */
+	buf[i++] = "ASAN_OPTIONS=detect_leaks=0";
+#endif
+	for (k = i; k < n; k++)
+		buf[k] = NULL;
+	return buf;
+}
+
+struct spawner *
+spawner_start(const char *worker, char *const argv[], const void *const *tables,
+    const size_t *lens, size_t ntables, const void *job, size_t joblen,
+    const struct spawner_limits *lim, struct veil_err *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	struct spawner *s = NULL;
+	sigset_t none, all;
+	char *av[64], *ev[8], num[3][32];
+	int src[3 + WORKER_MAX_TABLES], hi[3 + WORKER_MAX_TABLES];
+	int resp[2] = { -1, -1 }, logp[2] = { -1, -1 };
+	size_t i, nfd = WORKER_FD_TABLE0 + ntables, ac = 0;
+	int fa_ok = 0, attr_ok = 0, r;
+
+	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++)
+		src[i] = hi[i] = -1;
+	if (ntables > WORKER_MAX_TABLES)
+		goto einval;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		goto enomem;
+	s->pid = -1;
+	s->pidfd = s->res_fd = s->log_fd = -1;
+	s->lim = *lim;
+	if ((s->res = malloc((size_t)lim->output_bytes + FRAME_HDR)) == NULL ||
+	    (s->log = malloc(SPAWN_LOG_MAX + 1)) == NULL)
+		goto enomem;
+
+	if ((src[WORKER_FD_JOB] = spawner_sealed_memfd("veil-job", job,
+	    joblen)) == -1)
+		goto sys;
+	for (i = 0; i < ntables; i++)
+		if ((src[WORKER_FD_TABLE0 + i] = spawner_sealed_memfd(
+		    "veil-table", tables[i], lens[i])) == -1)
+			goto sys;
+	if (pipe2(resp, O_CLOEXEC) == -1 || pipe2(logp, O_CLOEXEC) == -1)
+		goto sys;
+	src[WORKER_FD_RESULT] = resp[1];
+	src[WORKER_FD_LOG] = logp[1];
+	/* Above every target first, so that no dup2 clobbers a source. */
+	for (i = 0; i < nfd; i++)
+		if ((hi[i] = fcntl(src[i], F_DUPFD_CLOEXEC, (int)nfd)) == -1)
+			goto sys;
+
+	if ((r = posix_spawn_file_actions_init(&fa)) != 0)
+		goto sysr;
+	fa_ok = 1;
+	for (i = 0; i < nfd; i++)
+		if ((r = posix_spawn_file_actions_adddup2(&fa, hi[i],
+		    (int)i)) != 0)
+			goto sysr;
+	if ((r = posix_spawnattr_init(&attr)) != 0)
+		goto sysr;
+	attr_ok = 1;
+	sigemptyset(&none);
+	sigfillset(&all);
+	if ((r = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
+	    (r = posix_spawnattr_setsigdefault(&attr, &all)) != 0 ||
+	    (r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF)) != 0)
+		goto sysr;
+
+	av[ac++] = (char *)worker;
+	for (i = 0; argv != NULL && argv[i] != NULL && ac < 50; i++)
+		av[ac++] = argv[i];
+	snprintf(num[0], sizeof(num[0]), "%zu", ntables);
+	snprintf(num[1], sizeof(num[1]), "%llu",
+	    (unsigned long long)lim->memory_bytes);
+	snprintf(num[2], sizeof(num[2]), "%u",
+	    (lim->cpu_ms + 999) / 1000);
+	av[ac++] = "--tables";
+	av[ac++] = num[0];
+	av[ac++] = "--memory";
+	av[ac++] = num[1];
+	av[ac++] = "--cpu";
+	av[ac++] = num[2];
+	av[ac] = NULL;
+
+	s->t0 = now_ms();
+	if ((r = posix_spawn(&s->pid, worker, &fa, &attr, av,
+	    worker_env(ev, sizeof(ev) / sizeof(ev[0])))) != 0) {
+		s->pid = -1;
+		veil_seterr(err, VEIL_E_IO, "spawn %s: %s", worker,
+		    strerror(r));
+		goto fail;
+	}
+	if ((s->pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0)) == -1)
+		goto sys;
+	s->res_fd = resp[0];
+	s->log_fd = logp[0];
+	resp[0] = logp[0] = -1;
+	if (fcntl(s->res_fd, F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(s->log_fd, F_SETFL, O_NONBLOCK) == -1)
+		goto sys;
+	goto done;
+
+ einval:
+	veil_seterr(err, VEIL_E_INVALID, "spawn: at most %d tables",
+	    WORKER_MAX_TABLES);
+	goto fail;
+ enomem:
+	veil_seterr(err, VEIL_E_NOMEM, "spawn: out of memory");
+	goto fail;
+ sysr:
+	errno = r;
+ sys:
+	veil_seterr(err, VEIL_E_IO, "spawn: %s", strerror(errno));
+ fail:
+	if (s != NULL && s->pid > 0) {
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, NULL, 0);
+		s->pid = -1;
+	}
+	spawner_free(s);
+	s = NULL;
+ done:
+	if (fa_ok)
+		posix_spawn_file_actions_destroy(&fa);
+	if (attr_ok)
+		posix_spawnattr_destroy(&attr);
+	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
+		if (src[i] != -1 && i != WORKER_FD_RESULT &&
+		    i != WORKER_FD_LOG)
+			close(src[i]);
+		if (hi[i] != -1)
+			close(hi[i]);
+	}
+	if (resp[0] != -1)
+		close(resp[0]);
+	if (resp[1] != -1)
+		close(resp[1]);
+	if (logp[0] != -1)
+		close(logp[0]);
+	if (logp[1] != -1)
+		close(logp[1]);
+	return s;
+}
+
+void
+spawner_kill(struct spawner *s)
+{
+	if (s == NULL || s->exited || s->pid <= 0)
+		return;
+	if (syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0) == -1)
+		kill(s->pid, SIGKILL);
+}
+
+/* Reads what is there; returns 1 at end of file. */
+static int
+drain(struct spawner *s, int fd)
+{
+	char buf[16384];
+	size_t cap, take;
+	ssize_t n;
+
+	for (;;) {
+		if ((n = read(fd, buf, sizeof(buf))) == -1)
+			return errno == EINTR ? 0 : (errno == EAGAIN ? 0 : 1);
+		if (n == 0)
+			return 1;
+		if (fd == s->res_fd) {
+			cap = (size_t)s->lim.output_bytes + FRAME_HDR;
+			if (s->killed_output || s->res_len + (size_t)n > cap) {
+				if (!s->killed_output) {
+					s->killed_output = 1;
+					spawner_kill(s);
+				}
+				continue;
+			}
+			memcpy(s->res + s->res_len, buf, (size_t)n);
+			s->res_len += (size_t)n;
+		} else {
+			take = SPAWN_LOG_MAX - s->log_len;
+			if (take > (size_t)n)
+				take = (size_t)n;
+			memcpy(s->log + s->log_len, buf, take);
+			s->log_len += take;
+			s->log_dropped += (size_t)n - take;
+		}
+	}
+}
+
+static const char *const classes[] = {
+	"syntax", "runtime", "memory", "cpu", "input", "result", "internal",
+	NULL
+};
+
+int
+spawner_parse_result(const void *buf, size_t buflen,
+    struct spawner_outcome *out)
+{
+	const unsigned char *res = buf;
+	const msgpack_object *o, *v;
+	const char *p;
+	size_t len, i;
+	uint32_t k;
+	uint64_t u;
+	int ok;
+
+	out->results = NULL;
+	if (buflen < FRAME_HDR)
+		return -1;
+	u = (uint64_t)res[0] << 24 | (uint64_t)res[1] << 16 |
+	    (uint64_t)res[2] << 8 | res[3];
+	if (u != buflen - FRAME_HDR)
+		return -1;
+	if (frame_unpack(res + FRAME_HDR, (size_t)u, &out->frame, NULL) != 0)
+		return -1;
+	o = &out->frame.data;
+	if (o->type != MSGPACK_OBJECT_MAP)
+		return -1;
+	for (k = 0; k < o->via.map.size; k++) {
+		const msgpack_object *key = &o->via.map.ptr[k].key;
+
+		if (!frame_streq(key, "status") && !frame_streq(key, "class") &&
+		    !frame_streq(key, "message") &&
+		    !frame_streq(key, "confinement") &&
+		    !frame_streq(key, "results") && !frame_streq(key, "stats"))
+			return -1;
+	}
+	if (frame_get_str(o, "status", &p, &len) != 0)
+		return -1;
+	ok = len == 2 && memcmp(p, "ok", 2) == 0;
+	if (!ok && !(len == 5 && memcmp(p, "error", 5) == 0))
+		return -1;
+	if (frame_get_uint(o, "confinement", &u) != 0 || u > CONFINE_FULL)
+		return -1;
+	out->confinement = (unsigned int)u;
+	if ((v = frame_get(o, "stats")) == NULL ||
+	    v->type != MSGPACK_OBJECT_MAP)
+		return -1;
+	for (k = 0; k < v->via.map.size; k++)
+		if (v->via.map.ptr[k].key.type != MSGPACK_OBJECT_STR ||
+		    v->via.map.ptr[k].val.type !=
+		    MSGPACK_OBJECT_POSITIVE_INTEGER)
+			return -1;
+	if (frame_get(o, "message") != NULL) {
+		if (frame_get_str(o, "message", &p, &len) != 0)
+			return -1;
+		snprintf(out->message, sizeof(out->message), "%.*s",
+		    (int)(len < 255 ? len : 255), p);
+	}
+	if (ok) {
+		if ((v = frame_get(o, "results")) == NULL ||
+		    v->type != MSGPACK_OBJECT_MAP || frame_get(o, "class"))
+			return -1;
+		out->results = v;
+		out->status = SPAWN_FINISHED;
+		return 0;
+	}
+	if (frame_get_str(o, "class", &p, &len) != 0 ||
+	    frame_get(o, "results") != NULL)
+		return -1;
+	for (i = 0; classes[i] != NULL; i++)
+		if (strlen(classes[i]) == len && memcmp(classes[i], p, len) == 0)
+			break;
+	if (classes[i] == NULL)
+		return -1;
+	snprintf(out->class, sizeof(out->class), "%s", classes[i]);
+	out->status = strcmp(classes[i], "memory") == 0 ? SPAWN_MEMORY :
+	    strcmp(classes[i], "cpu") == 0 ? SPAWN_CPU : SPAWN_ERROR;
+	return 0;
+}
+
+static void
+classify(struct spawner *s, int st, struct spawner_outcome *out)
+{
+	if (s->killed_output) {
+		out->status = SPAWN_OUTPUT;
+		return;
+	}
+	if (s->killed_wall) {
+		out->status = SPAWN_WALL;
+		return;
+	}
+	if (WIFSIGNALED(st)) {
+		out->signal = WTERMSIG(st);
+		if (out->signal == SIGSYS)
+			out->status = SPAWN_SANDBOX;
+		else if (out->signal == SIGXCPU || (out->signal == SIGKILL &&
+		    s->lim.cpu_ms > 0 && out->cpu_ms + 50 >= s->lim.cpu_ms))
+			out->status = SPAWN_CPU;
+		else
+			out->status = SPAWN_CRASHED;
+		return;
+	}
+	out->exit_code = WEXITSTATUS(st);
+	switch (out->exit_code) {
+	case WORKER_EXIT_OK:
+		if (spawner_parse_result(s->res, s->res_len, out) != 0) {
+			out->status = SPAWN_MALFORMED;
+			out->results = NULL;
+		}
+		return;
+	case WORKER_EXIT_CONFINE:
+		out->status = SPAWN_REFUSED;
+		return;
+	case WORKER_EXIT_NOMEM:
+		out->status = SPAWN_MEMORY;
+		return;
+	case WORKER_EXIT_JOB:
+	case WORKER_EXIT_TABLE:
+		out->status = SPAWN_ERROR;
+		snprintf(out->class, sizeof(out->class), "input");
+		return;
+	default:
+		out->status = SPAWN_CRASHED;
+		return;
+	}
+}
+
+int
+spawner_wait(struct spawner *s, struct spawner_outcome *out)
+{
+	struct pollfd pfd[3];
+	struct rusage ru;
+	double left;
+	int st, res_eof = 0, log_eof = 0, timeout;
+
+	memset(out, 0, sizeof(*out));
+	msgpack_unpacked_init(&out->frame);
+	out->syscall = -1;
+	while (!s->exited) {
+		left = (double)s->lim.wall_ms - (now_ms() - s->t0);
+		if (left <= 0 && !s->killed_wall) {
+			s->killed_wall = 1;
+			spawner_kill(s);
+		}
+		timeout = s->killed_wall ? 1000 : (int)left + 1;
+		pfd[0].fd = s->pidfd;
+		pfd[1].fd = res_eof ? -1 : s->res_fd;
+		pfd[2].fd = log_eof ? -1 : s->log_fd;
+		pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
+		if (poll(pfd, 3, timeout) == -1 && errno != EINTR)
+			return VEIL_E_IO;
+		if (!res_eof && pfd[1].revents)
+			res_eof = drain(s, s->res_fd);
+		if (!log_eof && pfd[2].revents)
+			log_eof = drain(s, s->log_fd);
+		if (pfd[0].revents & POLLIN)
+			s->exited = 1;
+	}
+	/* The worker is gone: whatever it wrote is in the pipes. */
+	if (!res_eof)
+		(void)drain(s, s->res_fd);
+	if (!log_eof)
+		(void)drain(s, s->log_fd);
+	while (wait4(s->pid, &st, 0, &ru) == -1)
+		if (errno != EINTR)
+			return VEIL_E_IO;
+	s->pid = -1;
+	out->wall_ms = now_ms() - s->t0;
+	out->cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+	classify(s, st, out);
+	/* Hand the frame bytes and the log to the outcome. */
+	out->raw = s->res;
+	s->res = NULL;
+	s->log[s->log_len] = '\0';
+	out->log = s->log;
+	out->log_len = s->log_len;
+	out->log_dropped = s->log_dropped;
+	s->log = NULL;
+	return 0;
+}
+
+void
+spawner_free(struct spawner *s)
+{
+	if (s == NULL)
+		return;
+	if (s->pid > 0) {
+		spawner_kill(s);
+		waitpid(s->pid, NULL, 0);
+	}
+	if (s->pidfd != -1)
+		close(s->pidfd);
+	if (s->res_fd != -1)
+		close(s->res_fd);
+	if (s->log_fd != -1)
+		close(s->log_fd);
+	free(s->res);
+	free(s->log);
+	free(s);
+}
+
+void
+spawner_outcome_free(struct spawner_outcome *out)
+{
+	if (out == NULL)
+		return;
+	msgpack_unpacked_destroy(&out->frame);
+	free(out->raw);
+	free(out->log);
+	out->raw = NULL;
+	out->log = NULL;
+	out->results = NULL;
+}

@@ -1,0 +1,99 @@
+/*
+ * spawner.h: starting veil-worker processes and judging how they ended.
+ * Used by the veil CLI (local runs) and by veild.
+ *
+ * The parent passes each table as a sealed memfd and the job as a sealed
+ * memfd, execs the worker (posix_spawn: a fresh address space, nothing of
+ * the parent's memory), enforces the wall-clock deadline itself with
+ * SIGKILL through a pidfd, reads at most output_bytes of result, keeps a
+ * bounded amount of the worker's log, and validates the result frame
+ * field by field. Every way a job can end is its own status.
+ */
+#ifndef VEIL_SPAWNER_H
+#define VEIL_SPAWNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "error.h"
+
+enum spawner_status {
+	SPAWN_FINISHED = 0,	/* result frame with status "ok" */
+	SPAWN_ERROR,		/* the job failed; see class */
+	SPAWN_CPU,		/* CPU limit */
+	SPAWN_MEMORY,		/* memory limit */
+	SPAWN_WALL,		/* wall-clock limit: killed by the parent */
+	SPAWN_SANDBOX,		/* killed by the seccomp filter (SIGSYS) */
+	SPAWN_OUTPUT,		/* result larger than output_bytes */
+	SPAWN_MALFORMED,	/* result frame missing or invalid */
+	SPAWN_CRASHED,		/* killed by another signal, or odd exit */
+	SPAWN_REFUSED,		/* the worker could not confine itself */
+};
+
+struct spawner_limits {
+	uint64_t	memory_bytes;	/* 0: no memory rlimit */
+	uint32_t	cpu_ms;
+	uint32_t	wall_ms;
+	uint32_t	output_bytes;
+};
+
+#define SPAWN_LOG_MAX	(64u << 10)	/* log bytes kept per job */
+
+struct spawner_outcome {
+	enum spawner_status	 status;
+	char			 class[32];	/* SPAWN_ERROR: syntax, ... */
+	char			 message[256];	/* worker's text, if any */
+	int			 signal;	/* the killing signal, or 0 */
+	int			 exit_code;	/* if it exited */
+	long			 syscall;	/* SPAWN_SANDBOX: nr, -1 unknown */
+	unsigned int		 confinement;	/* CONFINE_* bits reported */
+	double			 wall_ms, cpu_ms;
+	/* The validated result frame (SPAWN_FINISHED): */
+	msgpack_unpacked	 frame;
+	const msgpack_object	*results;
+	char			*log;		/* NUL-terminated, bounded */
+	size_t			 log_len, log_dropped;
+	void			*raw;		/* frame bytes behind .frame */
+};
+
+struct spawner;
+
+/*
+ * Starts worker (a path) with extra arguments argv (NULL-terminated, may
+ * be NULL), passing the ntables buffers as sealed memfds (descriptors 3..)
+ * and the job bytes as a sealed memfd on descriptor 0. Returns NULL with
+ * err set on failure.
+ */
+struct spawner	*spawner_start(const char *worker, char *const argv[],
+		    const void *const *tables, const size_t *lens,
+		    size_t ntables, const void *job, size_t joblen,
+		    const struct spawner_limits *lim, struct veil_err *err);
+/*
+ * Waits for the worker to end (or kills it at its deadline) and fills
+ * *out, which the caller releases with spawner_outcome_free(). Returns 0,
+ * or a VEIL_E_* code if waiting itself failed.
+ */
+int		 spawner_wait(struct spawner *, struct spawner_outcome *out);
+/* Kills the worker now (SIGKILL); spawner_wait() still reaps it. */
+void		 spawner_kill(struct spawner *);
+void		 spawner_free(struct spawner *);
+void		 spawner_outcome_free(struct spawner_outcome *);
+
+/*
+ * Validates a result frame (length prefix included) key by key and fills
+ * out's status, class, message, confinement, frame and results. out->frame
+ * must be msgpack_unpacked_init'ed. Returns 0, or -1 if anything is
+ * malformed. spawner_wait() uses it; exposed for the fuzzer.
+ */
+int		 spawner_parse_result(const void *buf, size_t len,
+		    struct spawner_outcome *out);
+
+/* Writes len bytes into a new memfd and seals it against any change. */
+int		 spawner_sealed_memfd(const char *name, const void *buf,
+		    size_t len);
+
+const char	*spawner_status_name(enum spawner_status);
+
+#endif /* VEIL_SPAWNER_H */

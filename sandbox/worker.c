@@ -1,0 +1,263 @@
+/*
+ * worker.c: veil-worker, the confined process that runs one job over
+ * granted tables and answers with one result frame. It is started by
+ * exec (spawner.c), never forked from a process holding keys or catalogs.
+ *
+ * Order of work: take the descriptors the parent passed (trusted), map the
+ * tables read-only and check their seals, confine (confine.c), and only
+ * then read the job frame and validate the tables, which are untrusted
+ * input as far as this process is concerned.
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "confine.h"
+#include "frame.h"
+#include "table.h"
+#include "worker_proto.h"
+
+#define SEALS	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+
+struct wtable {
+	void		*map;
+	size_t		 len;
+	struct table	*t;
+	char		 name[64];
+};
+
+static struct wtable tables[WORKER_MAX_TABLES];
+static int ntables;
+static unsigned int level;
+
+/* A log line to the parent, which decides who may see it. */
+static void
+wlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+wlog(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	(void)!write(WORKER_FD_LOG, buf, (size_t)n);
+}
+
+static unsigned long long
+num_arg(const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
+		_exit(WORKER_EXIT_USAGE);
+	return v;
+}
+
+static void
+map_tables(void)
+{
+	struct stat st;
+	int i, fd, seals;
+
+	for (i = 0; i < ntables; i++) {
+		fd = WORKER_FD_TABLE0 + i;
+		if (fstat(fd, &st) == -1 || st.st_size <= 0 ||
+		    (seals = fcntl(fd, F_GET_SEALS)) == -1 ||
+		    (seals & SEALS) != SEALS) {
+			wlog("table %d: not a sealed memfd", i);
+			_exit(WORKER_EXIT_TABLE);
+		}
+		tables[i].len = (size_t)st.st_size;
+		tables[i].map = mmap(NULL, tables[i].len, PROT_READ,
+		    MAP_SHARED, fd, 0);
+		if (tables[i].map == MAP_FAILED) {
+			wlog("table %d: mmap: %s", i, strerror(errno));
+			_exit(WORKER_EXIT_TABLE);
+		}
+	}
+}
+
+static void
+write_result(msgpack_sbuffer *sb)
+{
+	if (frame_write_sbuf(WORKER_FD_RESULT, sb) != 0)
+		_exit(WORKER_EXIT_OUTPUT);
+}
+
+static void
+pack_head(msgpack_packer *pk, const char *status, const char *class,
+    const char *message, size_t extra)
+{
+	msgpack_pack_map(pk, 3 + (class != NULL) + (message != NULL) + extra);
+	frame_pack_cstr(pk, "status");
+	frame_pack_cstr(pk, status);
+	if (class != NULL) {
+		frame_pack_cstr(pk, "class");
+		frame_pack_cstr(pk, class);
+	}
+	if (message != NULL) {
+		frame_pack_cstr(pk, "message");
+		frame_pack_cstr(pk, message);
+	}
+	frame_pack_cstr(pk, "confinement");
+	msgpack_pack_unsigned_int(pk, level);
+	frame_pack_cstr(pk, "stats");
+	msgpack_pack_map(pk, 1);
+	frame_pack_cstr(pk, "tables");
+	msgpack_pack_unsigned_int(pk, (unsigned)ntables);
+}
+
+static void
+fail(const char *class, const char *message)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	pack_head(&pk, "error", class, message, 0);
+	write_result(&sb);
+	msgpack_sbuffer_destroy(&sb);
+	_exit(WORKER_EXIT_OK);
+}
+
+/* FNV-1a over the table's bytes: proves the mapped data is what was sent. */
+static uint64_t
+digest(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	uint64_t h = 1469598103934665603ULL;
+
+	while (n-- > 0)
+		h = (h ^ *s++) * 1099511628211ULL;
+	return h;
+}
+
+/* kind "describe": rows, columns and a digest per table. */
+static void
+run_describe(void)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int i;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	pack_head(&pk, "ok", NULL, NULL, 1);
+	frame_pack_cstr(&pk, "results");
+	msgpack_pack_map(&pk, (size_t)ntables);
+	for (i = 0; i < ntables; i++) {
+		frame_pack_cstr(&pk, tables[i].name);
+		msgpack_pack_map(&pk, 3);
+		frame_pack_cstr(&pk, "rows");
+		msgpack_pack_uint64(&pk, table_nrows(tables[i].t));
+		frame_pack_cstr(&pk, "columns");
+		msgpack_pack_unsigned_int(&pk, table_ncols(tables[i].t));
+		frame_pack_cstr(&pk, "digest");
+		msgpack_pack_uint64(&pk, digest(tables[i].map, tables[i].len));
+	}
+	write_result(&sb);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct confine_opts co;
+	msgpack_unpacked up;
+	const msgpack_object *names, *job;
+	struct veil_err err;
+	unsigned long long memory = 0, cpu = 0, total = 0;
+	const char *step, *kind;
+	size_t len, klen;
+	void *buf;
+	int i;
+
+	for (i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--tables") == 0)
+			ntables = (int)num_arg(argv[i + 1]);
+		else if (strcmp(argv[i], "--memory") == 0)
+			memory = num_arg(argv[i + 1]);
+		else if (strcmp(argv[i], "--cpu") == 0)
+			cpu = num_arg(argv[i + 1]);
+		else
+			_exit(WORKER_EXIT_USAGE);
+	}
+	if (i != argc || ntables < 0 || ntables > WORKER_MAX_TABLES)
+		_exit(WORKER_EXIT_USAGE);
+	map_tables();
+	for (i = 0; i < ntables; i++)
+		total += tables[i].len;
+
+	memset(&co, 0, sizeof(co));
+	co.keep_fds = WORKER_FD_TABLE0 + ntables;
+	co.memory_bytes = memory > 0 ? memory + total + WORKER_BASE_AS : 0;
+#if defined(__SANITIZE_ADDRESS__)
+	co.memory_bytes = 0;	/* ASan's shadow needs terabytes of AS */
+#endif
+	co.cpu_seconds = cpu;
+	if (confine_self(&co, &level, &step) == -1) {
+		wlog("confinement failed at %s: %s", step, strerror(errno));
+		_exit(WORKER_EXIT_CONFINE);
+	}
+
+	/* Untrusted from here on. */
+	if (frame_read(WORKER_FD_JOB, WORKER_MAX_JOB, &buf, &len, &err) != 0) {
+		wlog("job frame: %s", err.msg);
+		_exit(WORKER_EXIT_JOB);
+	}
+	msgpack_unpacked_init(&up);
+	if (frame_unpack(buf, len, &up, &err) != 0) {
+		wlog("job frame: %s", err.msg);
+		_exit(WORKER_EXIT_JOB);
+	}
+	job = &up.data;
+	names = frame_get(job, "tables");
+	if (frame_get_str(job, "kind", &kind, &klen) != 0 || names == NULL ||
+	    names->type != MSGPACK_OBJECT_ARRAY ||
+	    names->via.array.size != (uint32_t)ntables) {
+		wlog("job frame: kind or tables missing");
+		_exit(WORKER_EXIT_JOB);
+	}
+	for (i = 0; i < ntables; i++) {
+		const msgpack_object *n = &names->via.array.ptr[i];
+
+		if (n->type != MSGPACK_OBJECT_STR || n->via.str.size == 0 ||
+		    n->via.str.size >= sizeof(tables[i].name)) {
+			wlog("job frame: bad table name %d", i);
+			_exit(WORKER_EXIT_JOB);
+		}
+		memcpy(tables[i].name, n->via.str.ptr, n->via.str.size);
+		if (table_open(tables[i].map, tables[i].len, &tables[i].t,
+		    &err) != 0) {
+			wlog("table %s: %s", tables[i].name, err.msg);
+			_exit(WORKER_EXIT_TABLE);
+		}
+	}
+	if (klen == 8 && memcmp(kind, "describe", 8) == 0)
+		run_describe();
+	else
+		fail("input", "unknown job kind");
+	msgpack_unpacked_destroy(&up);
+	free(buf);
+	return WORKER_EXIT_OK;
+}
