@@ -31,7 +31,7 @@ UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic frame sandbox
 TESTS	 = $(addprefix $(B)/tests/test_, $(UNIT))
 FUZZ	 = csv schema table frame
 REPLAY	 = $(addprefix $(B)/tests/replay_, $(FUZZ))
-BENCH	 = $(B)/bench/bench_ingest
+BENCH	 = $(B)/bench/bench_ingest $(B)/bench/bench_spawn
 
 # Quiet by default; `make V=1` prints every command.
 ifeq ($(V),1)
@@ -112,8 +112,9 @@ build-fuzz/fuzz_%: build-fuzz/tests/fuzz/fuzz_%.o $(LIB_O)
 	$(msg) LD $@
 	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
-bench: $(BENCH) $(B)/clinic-gen
-	$(B)/bench/bench_ingest $(B)/clinic-gen
+bench: $(BENCH) $(PROGS)
+	@$(B)/bench/bench_ingest $(B)/clinic-gen
+	@$(B)/bench/bench_spawn $(B)/veil-worker
 
 demo: $(PROGS)
 	@sh examples/demo.sh $(B)
