@@ -21,13 +21,15 @@ COMMON_O = $(addprefix $(B)/common/, error.o utf8.o table.o table_build.o \
 	   csv.o luadata.o hierarchy.o schema.o ingest.o datefmt.o \
 	   jsonw.o frame.o)
 SANDBOX_O = $(addprefix $(B)/sandbox/, confine.o spawner.o) $(B)/gen/filter_bpf.o
-CLI_O	 = $(addprefix $(B)/cli/, veil.o inspect.o)
-LIB_O	 = $(COMMON_O) $(SANDBOX_O)
-WORKER_O = $(B)/sandbox/worker.o $(SANDBOX_O) $(COMMON_O)
+RUNTIME_O = $(addprefix $(B)/runtime/, luastate.o bound.o rowfn.o dataset.o \
+	   eval.o job.o)
+CLI_O	 = $(addprefix $(B)/cli/, veil.o inspect.o mock.o)
+LIB_O	 = $(COMMON_O) $(SANDBOX_O) $(RUNTIME_O)
+WORKER_O = $(B)/sandbox/worker.o $(RUNTIME_O) $(SANDBOX_O) $(COMMON_O)
 WORKER_LIBS = $(shell pkg-config --libs lua5.4 msgpack) -lm
 
 PROGS	 = $(B)/veil $(B)/veil-worker $(B)/clinic-gen
-UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic frame sandbox
+UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic frame sandbox mock
 TESTS	 = $(addprefix $(B)/tests/test_, $(UNIT))
 FUZZ	 = csv schema table frame
 REPLAY	 = $(addprefix $(B)/tests/replay_, $(FUZZ))

@@ -50,5 +50,6 @@ int	 cli_csv_option(int opt, const char *arg, struct ingest_opts *o);
 	{ "max-rows",	required_argument, NULL, 0x103 }
 
 int	 cmd_inspect(int argc, char **argv);
+int	 cmd_mock(int argc, char **argv);
 
 #endif /* VEIL_CLI_H */

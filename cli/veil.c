@@ -22,6 +22,8 @@ static const struct command {
 } commands[] = {
 	{ "inspect", cmd_inspect,
 	  "inspect --data FILE.csv --schema SCHEMA.lua [--json]" },
+	{ "mock", cmd_mock,
+	  "mock --schema SCHEMA.lua --rows N [--seed N] [--out FILE]" },
 };
 
 static void

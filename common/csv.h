@@ -27,7 +27,7 @@ struct csv_limits {
 
 #define CSV_DEFAULT_MAX_RECORD	(1u << 20)	/* 1 MiB */
 #define CSV_DEFAULT_MAX_FIELDS	4096
-#define CSV_DEFAULT_MAX_ROWS	UINT64_C(100000000)
+#define CSV_DEFAULT_MAX_ROWS	UINT64_C(100000001)	/* with the header */
 #define CSV_HARD_MAX_RECORD	(64u << 20)
 
 /* Fills l with the defaults above. */

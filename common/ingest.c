@@ -338,7 +338,8 @@ read_header(struct ictx *c)
 		const struct schema_column *col = &s->cols[j];
 
 		if ((r = table_builder_add_column(c->b, col->name, col->type,
-		    col->role, (int)j == s->unit_col ? TABLE_F_UNIT : 0)) < 0)
+		    col->role, ((int)j == s->unit_col ? TABLE_F_UNIT : 0) |
+		    (col->nvalues > 0 ? TABLE_F_DECLARED : 0))) < 0)
 			return veil_seterr(c->err, r, "%s: cannot add column "
 			    "\"%s\"", csv_name(c->rd), col->name);
 		for (i = 0; i < col->nvalues; i++)

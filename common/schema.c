@@ -335,6 +335,7 @@ check_table_hier(struct sctx *c, struct schema_column *col)
 	int32_t d;
 	int64_t v;
 	uint64_t span, k;
+	char canon[32];
 
 	if (col->type == VEIL_T_FLOAT)
 		return serr(c, "hierarchy: a float column takes an interval "
@@ -357,6 +358,11 @@ check_table_hier(struct sctx *c, struct schema_column *col)
 			if (errno != 0 || *end != '\0' || end == buf)
 				return serr(c, "hierarchy: value \"%s\" is not "
 				    "an integer", buf);
+			/* ingestion looks values up by their canonical text */
+			snprintf(canon, sizeof(canon), "%lld", (long long)v);
+			if (strcmp(canon, buf) != 0)
+				return serr(c, "hierarchy: write the integer "
+				    "\"%s\" as \"%s\"", buf, canon);
 		} else if (col->type == VEIL_T_DATE &&
 		    datefmt_parse(p, len, &d) != 0)
 			return serr(c, "hierarchy: value \"%.*s\" is not a "

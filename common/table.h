@@ -55,7 +55,9 @@ enum veil_role {
 
 /* Column flags. */
 #define TABLE_F_UNIT	0x0001	/* the privacy unit column */
-#define TABLE_F_MASK	0x0001
+#define TABLE_F_DECLARED 0x0002	/* category: the dictionary is the declared
+				   domain, so every key may be released */
+#define TABLE_F_MASK	0x0003
 
 /* Returns "int", "float", ... or "?" for a value out of range. */
 const char	*veil_type_name(enum veil_type);

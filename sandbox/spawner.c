@@ -120,7 +120,7 @@ spawner_start(const char *worker, char *const argv[], const void *const *tables,
 	posix_spawnattr_t attr;
 	struct spawner *s = NULL;
 	sigset_t none, all;
-	char *av[64], *ev[8], num[3][32];
+	char *av[64], *ev[8], num[4][32];
 	int src[3 + WORKER_MAX_TABLES], hi[3 + WORKER_MAX_TABLES];
 	int resp[2] = { -1, -1 }, logp[2] = { -1, -1 };
 	size_t i, nfd = WORKER_FD_TABLE0 + ntables, ac = 0;
@@ -187,6 +187,9 @@ spawner_start(const char *worker, char *const argv[], const void *const *tables,
 	av[ac++] = num[1];
 	av[ac++] = "--cpu";
 	av[ac++] = num[2];
+	snprintf(num[3], sizeof(num[3]), "%u", lim->cpu_ms);
+	av[ac++] = "--cpu-ms";
+	av[ac++] = num[3];
 	av[ac] = NULL;
 
 	s->t0 = now_ms();

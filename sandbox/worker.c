@@ -10,9 +10,11 @@
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 
 #include "confine.h"
 #include "frame.h"
+#include "rt.h"
 #include "table.h"
 #include "worker_proto.h"
 
@@ -152,6 +155,128 @@ digest(const void *p, size_t n)
 	return h;
 }
 
+static void
+on_cpu_timer(int sig)
+{
+	(void)sig;
+	rt_cpu_expired();
+}
+
+/*
+ * The job's own CPU clock: at 80% of its limit the Lua VM is made to
+ * raise a "cpu" error, so the job ends with a clean status; RLIMIT_CPU and
+ * the parent's deadline stay behind it for code that never returns to
+ * the VM. Set before confinement (setitimer is not in the filter).
+ */
+static void
+arm_cpu_timer(unsigned long long cpu_ms)
+{
+	struct sigaction sa;
+	struct itimerval it;
+	unsigned long long soft = cpu_ms * 8 / 10;
+
+	if (cpu_ms == 0)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_cpu_timer;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGVTALRM, &sa, NULL) == -1)
+		return;
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_sec = (time_t)(soft / 1000);
+	it.it_value.tv_usec = (suseconds_t)(soft % 1000) * 1000;
+	it.it_interval.tv_usec = 100000;	/* and again, until it ends */
+	(void)setitimer(ITIMER_VIRTUAL, &it, NULL);
+}
+
+/* kind "lua": a buyer's job over table 0 (runtime/). */
+static void
+run_lua(const msgpack_object *job)
+{
+	static const char *const modes[] = { "dp", "threshold", "none" };
+	struct rt_job rj;
+	struct rt_stats st;
+	msgpack_sbuffer res, sb;
+	msgpack_packer rpk, pk;
+	const msgpack_object *o;
+	enum rt_fail f;
+	char msg[256];
+	const char *p;
+	size_t len;
+	uint64_t u;
+	int i;
+
+	memset(&rj, 0, sizeof(rj));
+	if (ntables != 1 || frame_get_str(job, "source", &rj.source,
+	    &rj.source_len) != 0 || frame_get_str(job, "mode", &p, &len) != 0) {
+		wlog("job frame: lua needs one table, a source and a mode");
+		_exit(WORKER_EXIT_JOB);
+	}
+	for (i = 0; i < 3; i++)
+		if (strlen(modes[i]) == len && memcmp(modes[i], p, len) == 0)
+			break;
+	if (i == 3)
+		fail("input", "unknown mode");
+	rj.mode = (enum rt_mode)i;
+	rj.name = "=job";
+	if ((o = frame_get(job, "mock")) != NULL &&
+	    o->type == MSGPACK_OBJECT_BOOLEAN)
+		rj.mock = o->via.boolean;
+	if (frame_get_uint(job, "max_rows_per_unit", &u) == 0 &&
+	    u <= UINT32_MAX)
+		rj.max_rows_per_unit = (uint32_t)u;
+	rj.mem_limit = 256u << 20;
+	if (frame_get_uint(job, "lua_memory", &u) == 0 && u >= (1u << 20) &&
+	    u <= (8ull << 30))
+		rj.mem_limit = (size_t)u;
+	rj.row_insns = RT_ROW_INSNS_DEFAULT;
+	if (frame_get_uint(job, "row_insns", &u) == 0 && u >= 1000 &&
+	    u <= 100000000)
+		rj.row_insns = (uint32_t)u;
+	rj.log_fd = WORKER_FD_LOG;
+
+	msgpack_sbuffer_init(&res);
+	msgpack_packer_init(&rpk, &res, msgpack_sbuffer_write);
+	f = rt_run(&rj, tables[0].t, &rpk, msg, sizeof(msg), &st);
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, f == RT_OK ? 4 : 5);
+	frame_pack_cstr(&pk, "status");
+	frame_pack_cstr(&pk, f == RT_OK ? "ok" : "error");
+	if (f != RT_OK) {
+		frame_pack_cstr(&pk, "class");
+		frame_pack_cstr(&pk, rt_fail_class(f));
+		frame_pack_cstr(&pk, "message");
+		frame_pack_cstr(&pk, msg);
+	}
+	frame_pack_cstr(&pk, "confinement");
+	msgpack_pack_unsigned_int(&pk, level);
+	frame_pack_cstr(&pk, "stats");
+	msgpack_pack_map(&pk, 7);
+	frame_pack_cstr(&pk, "tables");
+	msgpack_pack_unsigned_int(&pk, (unsigned)ntables);
+	frame_pack_cstr(&pk, "rows");
+	msgpack_pack_uint64(&pk, st.rows);
+	frame_pack_cstr(&pk, "rows_kept");
+	msgpack_pack_uint64(&pk, st.rows_kept);
+	frame_pack_cstr(&pk, "units");
+	msgpack_pack_uint64(&pk, st.units);
+	frame_pack_cstr(&pk, "row_errors");
+	msgpack_pack_uint64(&pk, st.row_errors);
+	frame_pack_cstr(&pk, "row_overruns");
+	msgpack_pack_uint64(&pk, st.row_overruns);
+	frame_pack_cstr(&pk, "lua_bytes");
+	msgpack_pack_uint64(&pk, st.lua_bytes);
+	if (f == RT_OK) {
+		frame_pack_cstr(&pk, "results");
+		msgpack_sbuffer_write(&sb, res.data, res.size);
+	}
+	write_result(&sb);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_sbuffer_destroy(&res);
+}
+
 /* kind "describe": rows, columns and a digest per table. */
 static void
 run_describe(void)
@@ -211,7 +336,7 @@ main(int argc, char **argv)
 	msgpack_unpacked up;
 	const msgpack_object *names, *job;
 	struct veil_err err;
-	unsigned long long memory = 0, cpu = 0, total = 0;
+	unsigned long long memory = 0, cpu = 0, cpu_ms = 0, total = 0;
 	const char *step, *kind;
 	size_t len, klen;
 	void *buf;
@@ -224,6 +349,8 @@ main(int argc, char **argv)
 			memory = num_arg(argv[i + 1]);
 		else if (strcmp(argv[i], "--cpu") == 0)
 			cpu = num_arg(argv[i + 1]);
+		else if (strcmp(argv[i], "--cpu-ms") == 0)
+			cpu_ms = num_arg(argv[i + 1]);
 		else
 			_exit(WORKER_EXIT_USAGE);
 	}
@@ -240,6 +367,7 @@ main(int argc, char **argv)
 	co.memory_bytes = 0;	/* ASan's shadow needs terabytes of AS */
 #endif
 	co.cpu_seconds = cpu;
+	arm_cpu_timer(cpu_ms);
 	if (confine_self(&co, &level, &step) == -1) {
 		wlog("confinement failed at %s: %s", step, strerror(errno));
 		_exit(WORKER_EXIT_CONFINE);
@@ -280,6 +408,8 @@ main(int argc, char **argv)
 	}
 	if (klen == 8 && memcmp(kind, "describe", 8) == 0)
 		run_describe();
+	else if (klen == 3 && memcmp(kind, "lua", 3) == 0)
+		run_lua(job);
 	else
 		fail("input", "unknown job kind");
 	msgpack_unpacked_destroy(&up);

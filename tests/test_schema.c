@@ -793,6 +793,10 @@ test_table_hierarchy_errors(void **state)
 		    { C2("n") "hierarchy: value \"12345678901234567890123456789"
 		    "012\" is not an integer" } },
 		{ COLS("{ name = 'n', type = 'int', role = 'quasi', "
+		    "hierarchy = { rows = { { '007', '*' } } } }"),
+		    VEIL_E_SCHEMA, { C2("n") "hierarchy: write the integer "
+		    "\"007\" as \"7\"" } },
+		{ COLS("{ name = 'n', type = 'int', role = 'quasi', "
 		    "hierarchy = { file = 'hier_words.csv' } }"), VEIL_E_SCHEMA,
 		    { C2("n") "hierarchy: value \"one\" is not an integer" } },
 		{ COLS("{ name = 'n', type = 'int', role = 'quasi', "

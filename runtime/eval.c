@@ -1,0 +1,856 @@
+/*
+ * eval.c: evaluating plans and aggregations with C kernels over the
+ * mapped columns, and packing the exact partial aggregates for the
+ * release engine.
+ *
+ * A node's selection is a vector of row numbers in unit order (bound.c),
+ * computed once and shared by every aggregation over that node. Sums are
+ * fixed point: each value is clamped to [lo, hi], scaled to a 2^-k grid
+ * (exactly, by ldexp and rounding to nearest) and summed in 128-bit
+ * integers, so that the release engine can add integer noise and render
+ * the result on the same grid.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "datefmt.h"
+#include "frame.h"
+#include "rt_int.h"
+
+#define GRID_BINS	256	/* quantile: counts over [lo, hi] */
+#define MAX_GROUPS	100000
+
+typedef __int128 i128;
+
+/* {====== selections */
+
+static uint32_t *
+copy_sel(const uint32_t *s, uint32_t n)
+{
+	uint32_t *d = malloc(((size_t)n + 1) * sizeof(*d));
+
+	if (d != NULL && n > 0)
+		memcpy(d, s, (size_t)n * sizeof(*d));
+	return d;
+}
+
+static int
+num_cmp(enum wop op, double x, const double *v, int nv)
+{
+	int i;
+
+	switch (op) {
+	case W_EQ:	return x == v[0];
+	case W_NE:	return x != v[0];
+	case W_LT:	return x < v[0];
+	case W_LE:	return x <= v[0];
+	case W_GT:	return x > v[0];
+	case W_GE:	return x >= v[0];
+	default:
+		for (i = 0; i < nv; i++)
+			if (x == v[i])
+				return 1;
+		return 0;
+	}
+}
+
+/* Tight loops for the common numeric cases; one per op. */
+#define NUMLOOP(T, CMP) do {						\
+	const T *d_ = v->data;						\
+	for (i = 0; i < np; i++) {					\
+		r = ps[i];						\
+		x = (double)d_[r];					\
+		if ((CMP) && !table_isnull(v, r))			\
+			out[k++] = r;					\
+	}								\
+} while (0)
+
+static uint32_t
+where_numeric(const struct table_colview *v, const struct pnode *n,
+    const uint32_t *ps, uint32_t np, uint32_t *out)
+{
+	uint32_t i, r, k = 0;
+	double x, y = n->dv[0];
+
+#define ALLOPS(T) do {							\
+	switch (n->op) {						\
+	case W_EQ: NUMLOOP(T, x == y); break;				\
+	case W_NE: NUMLOOP(T, x != y); break;				\
+	case W_LT: NUMLOOP(T, x < y); break;				\
+	case W_LE: NUMLOOP(T, x <= y); break;				\
+	case W_GT: NUMLOOP(T, x > y); break;				\
+	case W_GE: NUMLOOP(T, x >= y); break;				\
+	default: NUMLOOP(T, num_cmp(W_IN, x, n->dv, n->nv)); break;	\
+	}								\
+} while (0)
+	switch (v->type) {
+	case VEIL_T_INT:	ALLOPS(int64_t); break;
+	case VEIL_T_FLOAT:	ALLOPS(double); break;
+	case VEIL_T_DATE:	ALLOPS(int32_t); break;
+	default:		ALLOPS(uint8_t); break;	/* bool */
+	}
+#undef ALLOPS
+	return k;
+}
+
+static int
+cmp_bytes(const char *a, size_t al, const char *b, size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+
+	return c != 0 ? c : (al > bl) - (al < bl);
+}
+
+static int
+holds(enum wop op, int c)
+{
+	switch (op) {
+	case W_EQ: case W_IN:	return c == 0;
+	case W_NE:		return c != 0;
+	case W_LT:		return c < 0;
+	case W_LE:		return c <= 0;
+	case W_GT:		return c > 0;
+	default:		return c >= 0;
+	}
+}
+
+static int
+eval_where(struct rt_ctx *c, struct pnode *n, const uint32_t *ps,
+    uint32_t np, uint32_t *out, uint32_t *kp)
+{
+	lua_State *L = c->L;
+	const struct table_colview *v;
+	const char *s, *q;
+	size_t sl, ql;
+	uint32_t i, r, k = 0;
+	struct dcol *d;
+	int j, m, vals;
+
+	if (!n->col.derived) {
+		v = table_column(c->t, (unsigned)n->col.id);
+		if (v->type == VEIL_T_CATEGORY) {
+			const uint32_t *code = v->data;
+
+			for (i = 0; i < np; i++) {
+				r = ps[i];
+				if (!table_isnull(v, r) && n->mask[code[r]])
+					out[k++] = r;
+			}
+			*kp = k;
+			return 0;
+		}
+		if (v->type != VEIL_T_STRING) {
+			*kp = where_numeric(v, n, ps, np, out);
+			return 0;
+		}
+	}
+	/* strings and derived columns: compare with the Lua values */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, n->vals_ref);
+	vals = lua_gettop(L);
+	for (i = 0; i < np; i++) {
+		r = ps[i];
+		m = 0;
+		if (n->col.derived) {
+			d = c->dcols[n->col.id];
+			if (d->tag[r] == D_MISSING)
+				continue;
+			for (j = 1; j <= n->nv && !m; j++) {
+				int lt = lua_rawgeti(L, vals, j);
+
+				if (d->tag[r] == D_NUM && lt == LUA_TNUMBER)
+					m = num_cmp(n->op == W_IN ? W_EQ : n->op,
+					    d->num[r], &n->dv[j - 1], 1);
+				else if (d->tag[r] == D_BOOL &&
+				    lt == LUA_TBOOLEAN)
+					m = holds(n->op, (d->num[r] != 0) -
+					    lua_toboolean(L, -1));
+				else if (d->tag[r] == D_STR &&
+				    lt == LUA_TSTRING) {
+					q = lua_tolstring(L, -1, &ql);
+					lua_rawgeti(L, LUA_REGISTRYINDEX,
+					    d->strs_ref);
+					lua_rawgeti(L, -1,
+					    (lua_Integer)d->num[r] + 1);
+					s = lua_tolstring(L, -1, &sl);
+					m = holds(n->op, cmp_bytes(s, sl, q, ql));
+					lua_pop(L, 2);
+				} else if (n->op == W_NE)
+					m = 1;	/* different types differ */
+				lua_pop(L, 1);
+			}
+		} else {
+			v = table_column(c->t, (unsigned)n->col.id);
+			if (table_isnull(v, r))
+				continue;
+			s = table_str(v, r, &sl);
+			for (j = 1; j <= n->nv && !m; j++) {
+				lua_rawgeti(L, vals, j);
+				q = lua_tolstring(L, -1, &ql);
+				m = holds(n->op, cmp_bytes(s, sl, q, ql));
+				lua_pop(L, 1);
+			}
+		}
+		if (m)
+			out[k++] = r;
+	}
+	lua_pop(L, 1);
+	*kp = k;
+	return 0;
+}
+
+/* Stores the value at the stack top as row's derived value; pops it. */
+static void
+store_derived(struct rt_ctx *c, struct dcol *d, uint32_t row)
+{
+	lua_State *L = c->L;
+
+	switch (lua_type(L, -1)) {
+	case LUA_TNUMBER:
+		d->tag[row] = D_NUM;
+		d->num[row] = lua_tonumber(L, -1);
+		if (!isfinite(d->num[row]))
+			d->tag[row] = D_MISSING;
+		break;
+	case LUA_TBOOLEAN:
+		d->tag[row] = D_BOOL;
+		d->num[row] = lua_toboolean(L, -1);
+		break;
+	case LUA_TSTRING:
+		lua_rawgeti(L, LUA_REGISTRYINDEX, d->codes_ref);
+		lua_pushvalue(L, -2);
+		if (lua_rawget(L, -2) == LUA_TNUMBER)
+			d->num[row] = (double)lua_tointeger(L, -1);
+		else {
+			lua_rawgeti(L, LUA_REGISTRYINDEX, d->strs_ref);
+			lua_pushvalue(L, -4);
+			lua_rawseti(L, -2, (lua_Integer)d->nstrs + 1);
+			lua_pop(L, 1);
+			lua_pushvalue(L, -3);
+			lua_pushinteger(L, d->nstrs);
+			lua_rawset(L, -4);
+			d->num[row] = d->nstrs++;
+		}
+		lua_pop(L, 2);
+		d->tag[row] = D_STR;
+		break;
+	case LUA_TNIL:
+		d->tag[row] = D_MISSING;
+		break;
+	default:	/* tables, functions, rows: not values */
+		d->tag[row] = D_MISSING;
+		c->stats->row_errors++;
+		break;
+	}
+	lua_pop(L, 1);
+}
+
+int
+rt_eval_node(struct rt_ctx *c, struct pnode *n)
+{
+	uint32_t *out, i, k = 0, r;
+	int rv;
+
+	if (n->done)
+		return 0;
+	if (n->kind == P_SOURCE) {
+		if ((n->sel = copy_sel(c->base, c->nbase)) == NULL)
+			return -1;
+		n->nsel = c->nbase;
+		n->done = 1;
+		return 0;
+	}
+	if (rt_eval_node(c, n->parent) != 0)
+		return -1;
+	if (n->kind == P_GROUP) {
+		if ((n->sel = copy_sel(n->parent->sel, n->parent->nsel)) ==
+		    NULL)
+			return -1;
+		n->nsel = n->parent->nsel;
+		n->done = 1;
+		return 0;
+	}
+	if ((out = malloc(((size_t)n->parent->nsel + 1) * sizeof(*out))) ==
+	    NULL)
+		return -1;
+	switch (n->kind) {
+	case P_WHERE:
+		eval_where(c, n, n->parent->sel, n->parent->nsel, out, &k);
+		break;
+	case P_FILTER:
+		for (i = 0; i < n->parent->nsel; i++) {
+			r = n->parent->sel[i];
+			if ((rv = rowfn_call(c, &n->fn, r)) < 0) {
+				free(out);
+				return -1;
+			}
+			if (rv == 1) {
+				if (lua_toboolean(c->L, -1))
+					out[k++] = r;
+				lua_pop(c->L, 1);
+			}
+		}
+		break;
+	case P_DERIVE:
+		for (i = 0; i < n->parent->nsel; i++) {
+			r = n->parent->sel[i];
+			if ((rv = rowfn_call(c, &n->fn, r)) < 0) {
+				free(out);
+				return -1;
+			}
+			if (rv == 1)
+				store_derived(c, n->dcol, r);
+			out[k++] = r;
+		}
+		break;
+	default:
+		break;
+	}
+	n->sel = out;
+	n->nsel = k;
+	n->done = 1;
+	return 0;
+}
+
+/* }====== */
+
+/* {====== groups */
+
+struct gstate {
+	uint32_t	 ngroups;
+	uint32_t	*gid;		/* per selection position; UINT32_MAX: out */
+	int		 keys_ref;	/* Lua: gid + 1 -> key (nil: null) */
+	int		 has_null;
+	uint32_t	 null_gid;
+};
+
+/* Dynamic keys through a Lua table key -> gid. */
+static uint32_t
+key_gid(struct rt_ctx *c, struct gstate *g, int map, int keys)
+{
+	lua_State *L = c->L;
+	uint32_t id;
+
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		if (!g->has_null) {
+			g->has_null = 1;
+			g->null_gid = g->ngroups++;
+		}
+		return g->null_gid;
+	}
+	lua_pushvalue(L, -1);
+	if (lua_rawget(L, map) == LUA_TNUMBER) {
+		id = (uint32_t)lua_tointeger(L, -1);
+		lua_pop(L, 2);
+		return id;
+	}
+	lua_pop(L, 1);
+	if (g->ngroups >= MAX_GROUPS) {
+		lua_pop(L, 1);
+		return UINT32_MAX - 1;
+	}
+	id = g->ngroups++;
+	lua_pushvalue(L, -1);
+	lua_rawseti(L, keys, (lua_Integer)id + 1);
+	lua_pushinteger(L, id);
+	lua_rawset(L, map);
+	return id;
+}
+
+/*
+ * Assigns a group to each selected row of node n (a P_GROUP node, or
+ * none: one group). Fixed domains (categories, bools) get every key, so
+ * that empty groups are reported too.
+ */
+static int
+make_groups(struct rt_ctx *c, struct pnode *n, struct gstate *g, int *declp)
+{
+	lua_State *L = c->L;
+	const struct table_colview *v = NULL;
+	uint32_t i, r, k;
+	int map, keys, rv;
+
+	memset(g, 0, sizeof(*g));
+	*declp = 0;
+	if ((g->gid = malloc(((size_t)n->nsel + 1) * sizeof(uint32_t))) ==
+	    NULL)
+		return -1;
+	lua_newtable(L);
+	g->keys_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	if (n->kind != P_GROUP) {
+		for (i = 0; i < n->nsel; i++)
+			g->gid[i] = 0;
+		g->ngroups = 1;
+		return 0;
+	}
+	lua_rawgeti(L, LUA_REGISTRYINDEX, g->keys_ref);
+	keys = lua_gettop(L);
+	if (!n->has_fn && !n->col.derived)
+		v = table_column(c->t, (unsigned)n->col.id);
+	if (v != NULL && (v->type == VEIL_T_CATEGORY ||
+	    v->type == VEIL_T_BOOL)) {
+		k = v->type == VEIL_T_BOOL ? 2 : v->dict_n;
+		for (i = 0; i < k; i++) {
+			if (v->type == VEIL_T_BOOL)
+				lua_pushboolean(L, (int)i);
+			else {
+				size_t len;
+				const char *p = table_dict(v, i, &len);
+
+				lua_pushlstring(L, p, len);
+			}
+			lua_rawseti(L, keys, (lua_Integer)i + 1);
+		}
+		g->ngroups = k;
+		*declp = v->type == VEIL_T_BOOL ||
+		    (v->flags & TABLE_F_DECLARED) != 0;
+		for (i = 0; i < n->nsel; i++) {
+			r = n->sel[i];
+			if (table_isnull(v, r)) {
+				if (!g->has_null) {
+					g->has_null = 1;
+					g->null_gid = g->ngroups++;
+				}
+				g->gid[i] = g->null_gid;
+			} else
+				g->gid[i] = v->type == VEIL_T_BOOL ?
+				    ((const uint8_t *)v->data)[r] :
+				    ((const uint32_t *)v->data)[r];
+		}
+		lua_pop(L, 1);
+		return 0;
+	}
+	lua_newtable(L);
+	map = lua_gettop(L);
+	for (i = 0; i < n->nsel; i++) {
+		r = n->sel[i];
+		if (n->has_fn) {
+			if ((rv = rowfn_call(c, &n->fn, r)) < 0)
+				return -1;
+			if (rv == 0) {
+				g->gid[i] = UINT32_MAX;	/* failed: left out */
+				continue;
+			}
+			if (lua_type(L, -1) != LUA_TNIL &&
+			    lua_type(L, -1) != LUA_TNUMBER &&
+			    lua_type(L, -1) != LUA_TSTRING &&
+			    lua_type(L, -1) != LUA_TBOOLEAN) {
+				lua_pop(L, 1);
+				c->stats->row_errors++;
+				g->gid[i] = UINT32_MAX;
+				continue;
+			}
+			if (lua_type(L, -1) == LUA_TNUMBER &&
+			    lua_tonumber(L, -1) != lua_tonumber(L, -1)) {
+				lua_pop(L, 1);	/* NaN is no key */
+				lua_pushnil(L);
+			}
+		} else
+			rowfn_push_value(c, n->col, r);
+		g->gid[i] = key_gid(c, g, map, keys);
+		if (g->gid[i] == UINT32_MAX - 1) {
+			lua_pop(L, 2);
+			return -2;
+		}
+	}
+	lua_pop(L, 2);
+	return 0;
+}
+
+/* }====== */
+
+/* {====== kernels */
+
+struct gacc {
+	uint64_t	 rows, units, n;
+	i128		 sum;
+	uint32_t	 last_unit;
+	double		*vals;		/* quantile */
+	uint64_t	 nvals, capvals;
+	uint64_t	*bins;
+	uint64_t	*bin_units;	/* histogram: distinct units per bin */
+	uint32_t	*bin_last;
+};
+
+static double
+col_value(struct rt_ctx *c, struct colref r, uint32_t row, int *nullp)
+{
+	const struct table_colview *v;
+	struct dcol *d;
+
+	*nullp = 0;
+	if (r.derived) {
+		d = c->dcols[r.id];
+		if (d->tag[row] != D_NUM && d->tag[row] != D_BOOL) {
+			*nullp = 1;
+			return 0;
+		}
+		return d->num[row];
+	}
+	v = table_column(c->t, (unsigned)r.id);
+	if (table_isnull(v, row)) {
+		*nullp = 1;
+		return 0;
+	}
+	switch (v->type) {
+	case VEIL_T_INT:	return (double)((const int64_t *)v->data)[row];
+	case VEIL_T_FLOAT:	return ((const double *)v->data)[row];
+	case VEIL_T_BOOL:	return ((const uint8_t *)v->data)[row];
+	case VEIL_T_DATE:	return ((const int32_t *)v->data)[row];
+	default:		*nullp = 1; return 0;
+	}
+}
+
+/* Bits of the fixed-point grid for [lo, hi]. */
+static int
+grid_bits(struct rt_ctx *c, const struct agg *a)
+{
+	double m = fmax(fabs(a->lo), fabs(a->hi));
+	int e, k;
+
+	if (!a->col.derived && a->lo == floor(a->lo) && a->hi == floor(a->hi)) {
+		enum veil_type t = rt_coltype(c, a->col);
+
+		if (t == VEIL_T_INT || t == VEIL_T_BOOL)
+			return 0;
+	}
+	(void)frexp(m < 1 ? 1 : m, &e);	/* m < 2^e */
+	k = 62 - e;
+	return k > 32 ? 32 : k;
+}
+
+static int
+cmp_dbl(const void *pa, const void *pb)
+{
+	double x = *(const double *)pa, y = *(const double *)pb;
+
+	return (x > y) - (x < y);
+}
+
+static double
+exact_quantile(double *v, uint64_t n, double q)
+{
+	double h, lo;
+	uint64_t i;
+
+	if (n == 0)
+		return NAN;
+	qsort(v, (size_t)n, sizeof(double), cmp_dbl);
+	h = (double)(n - 1) * q;
+	i = (uint64_t)floor(h);
+	lo = v[i];
+	if (i + 1 >= n)
+		return lo;
+	return lo + (h - (double)i) * (v[i + 1] - lo);
+}
+
+static void
+pack_i128(msgpack_packer *pk, i128 x)
+{
+	char buf[48], *p = buf + sizeof(buf);
+	unsigned __int128 u = x < 0 ? (unsigned __int128)0 - (unsigned __int128)x :
+	    (unsigned __int128)x;
+
+	*--p = '\0';
+	do {
+		*--p = (char)('0' + (int)(u % 10));
+		u /= 10;
+	} while (u != 0);
+	if (x < 0)
+		*--p = '-';
+	frame_pack_cstr(pk, p);
+}
+
+static void
+pack_key(struct rt_ctx *c, struct pnode *n, int keys, uint32_t gid,
+    msgpack_packer *pk)
+{
+	lua_State *L = c->L;
+	const char *s;
+	size_t len;
+	double d;
+	int t = lua_rawgeti(L, keys, (lua_Integer)gid + 1);
+
+	switch (t) {
+	case LUA_TSTRING:
+		s = lua_tolstring(L, -1, &len);
+		msgpack_pack_str(pk, len);
+		msgpack_pack_str_body(pk, s, len);
+		break;
+	case LUA_TBOOLEAN:
+		if (lua_toboolean(L, -1))
+			msgpack_pack_true(pk);
+		else
+			msgpack_pack_false(pk);
+		break;
+	case LUA_TNUMBER:
+		if (lua_isinteger(L, -1))
+			msgpack_pack_int64(pk, lua_tointeger(L, -1));
+		else {
+			d = lua_tonumber(L, -1);
+			msgpack_pack_double(pk, d);
+		}
+		break;
+	default:
+		msgpack_pack_nil(pk);
+	}
+	lua_pop(L, 1);
+	(void)n;
+}
+
+static const char *const aop_names[] = { "count", "sum", "mean", "quantile",
+	"histogram" };
+
+int
+rt_pack_agg(struct rt_ctx *c, struct agg *a, msgpack_packer *pk)
+{
+	struct pnode *n = a->node;
+	struct gstate g;
+	struct gacc *acc = NULL;
+	uint32_t i, r, u, gi, run_unit = UINT32_MAX;
+	uint64_t run_rows = 0, run_groups = 0, max_rows = 0, max_groups = 0;
+	uint64_t units_total = 0;
+	int k = 0, declared = 0, isnull, rv = -1, nfields, keys, e;
+	double x;
+
+	memset(&g, 0, sizeof(g));
+	g.keys_ref = LUA_NOREF;
+	if (rt_eval_node(c, n) != 0 || (rv = make_groups(c, n, &g,
+	    &declared)) != 0) {
+		rv = rv == -2 ? -2 : -1;
+		goto out;
+	}
+	rv = -1;
+	if ((acc = calloc((size_t)g.ngroups + 1, sizeof(*acc))) == NULL)
+		goto out;
+	for (gi = 0; gi < g.ngroups; gi++) {
+		acc[gi].last_unit = UINT32_MAX;
+		if (a->op == A_HISTOGRAM && ((acc[gi].bins = calloc(
+		    (size_t)a->nedges + 2, sizeof(uint64_t))) == NULL ||
+		    (acc[gi].bin_units = calloc((size_t)a->nedges + 2,
+		    sizeof(uint64_t))) == NULL ||
+		    (acc[gi].bin_last = malloc(((size_t)a->nedges + 2) *
+		    sizeof(uint32_t))) == NULL))
+			goto out;
+		if (a->op == A_HISTOGRAM)
+			memset(acc[gi].bin_last, 0xff, ((size_t)a->nedges + 2) *
+			    sizeof(uint32_t));
+		if (a->op == A_QUANTILE && (acc[gi].bins = calloc(GRID_BINS,
+		    sizeof(uint64_t))) == NULL)
+			goto out;
+	}
+	if (a->op == A_SUM || a->op == A_MEAN)
+		k = grid_bits(c, a);
+	for (i = 0; i < n->nsel; i++) {
+		r = n->sel[i];
+		u = c->unit != NULL ? c->unit[r] : r;
+		if (u != run_unit) {	/* rows come grouped by unit */
+			run_unit = u;
+			run_rows = run_groups = 0;
+			units_total++;
+		}
+		if (++run_rows > max_rows)
+			max_rows = run_rows;
+		if ((gi = g.gid[i]) == UINT32_MAX)
+			continue;
+		if (acc[gi].last_unit != u) {
+			acc[gi].last_unit = u;
+			acc[gi].units++;
+			if (++run_groups > max_groups)
+				max_groups = run_groups;
+		}
+		acc[gi].rows++;
+		if (a->op == A_COUNT)
+			continue;
+		x = col_value(c, a->col, r, &isnull);
+		if (isnull)
+			continue;
+		acc[gi].n++;
+		switch (a->op) {
+		case A_SUM:
+		case A_MEAN:
+			x = x < a->lo ? a->lo : x > a->hi ? a->hi : x;
+			acc[gi].sum += (i128)llrint(ldexp(x, k));
+			break;
+		case A_QUANTILE:
+			x = x < a->lo ? a->lo : x > a->hi ? a->hi : x;
+			if (acc[gi].nvals == acc[gi].capvals) {
+				uint64_t nc = acc[gi].capvals ?
+				    acc[gi].capvals * 2 : 256;
+				double *nv = realloc(acc[gi].vals,
+				    (size_t)nc * sizeof(double));
+
+				if (nv == NULL)
+					goto out;
+				acc[gi].vals = nv;
+				acc[gi].capvals = nc;
+			}
+			acc[gi].vals[acc[gi].nvals++] = x;
+			e = (int)((x - a->lo) / (a->hi - a->lo) * GRID_BINS);
+			acc[gi].bins[e < 0 ? 0 : e >= GRID_BINS ?
+			    GRID_BINS - 1 : e]++;
+			break;
+		case A_HISTOGRAM: {
+			/* bins 0..n-2; n-1 below, n above. The last bin is
+			 * closed: [e[n-2], e[n-1]]. */
+			int lo = 0, hi = a->nedges - 2, mid;
+
+			if (x < a->edges[0])
+				lo = a->nedges - 1;
+			else if (x > a->edges[a->nedges - 1])
+				lo = a->nedges;
+			else
+				while (lo < hi) {
+					mid = (lo + hi + 1) / 2;
+					if (a->edges[mid] <= x)
+						lo = mid;
+					else
+						hi = mid - 1;
+				}
+			acc[gi].bins[lo]++;
+			if (acc[gi].bin_last[lo] != u) {
+				acc[gi].bin_last[lo] = u;
+				acc[gi].bin_units[lo]++;
+			}
+			break;
+		}
+		default:
+			break;
+		}
+	}
+
+	/* pack */
+	nfields = 7 + (a->has_col ? 1 : 0) +
+	    (a->op == A_SUM || a->op == A_MEAN || a->op == A_QUANTILE ? 2 : 0) +
+	    (a->op == A_SUM || a->op == A_MEAN ? 1 : 0) +
+	    (a->op == A_QUANTILE ? 2 : 0) + (a->op == A_HISTOGRAM ? 1 : 0) +
+	    (a->epsilon > 0 ? 1 : 0);
+	msgpack_pack_map(pk, (size_t)nfields);
+	frame_pack_cstr(pk, "op");
+	frame_pack_cstr(pk, aop_names[a->op]);
+	if (a->has_col) {
+		frame_pack_cstr(pk, "col");
+		frame_pack_cstr(pk, rt_colname(c, a->col));
+	}
+	if (a->op == A_SUM || a->op == A_MEAN || a->op == A_QUANTILE) {
+		frame_pack_cstr(pk, "lo");
+		msgpack_pack_double(pk, a->lo);
+		frame_pack_cstr(pk, "hi");
+		msgpack_pack_double(pk, a->hi);
+	}
+	if (a->op == A_SUM || a->op == A_MEAN) {
+		frame_pack_cstr(pk, "scale");
+		msgpack_pack_int(pk, k);
+	}
+	if (a->op == A_QUANTILE) {
+		frame_pack_cstr(pk, "q");
+		msgpack_pack_double(pk, a->q);
+		frame_pack_cstr(pk, "grid");
+		msgpack_pack_int(pk, GRID_BINS);
+	}
+	if (a->op == A_HISTOGRAM) {
+		frame_pack_cstr(pk, "edges");
+		msgpack_pack_array(pk, (size_t)a->nedges);
+		for (e = 0; e < a->nedges; e++)
+			msgpack_pack_double(pk, a->edges[e]);
+	}
+	if (a->epsilon > 0) {
+		frame_pack_cstr(pk, "epsilon");
+		msgpack_pack_double(pk, a->epsilon);
+	}
+	frame_pack_cstr(pk, "by");
+	if (n->kind != P_GROUP)
+		msgpack_pack_nil(pk);
+	else if (n->has_fn)
+		frame_pack_cstr(pk, "function");
+	else
+		frame_pack_cstr(pk, rt_colname(c, n->col));
+	frame_pack_cstr(pk, "declared");
+	if (declared || n->kind != P_GROUP)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	frame_pack_cstr(pk, "max_rows_per_unit");
+	msgpack_pack_uint64(pk, c->job->max_rows_per_unit > 0 ?
+	    c->job->max_rows_per_unit : max_rows);
+	frame_pack_cstr(pk, "max_groups_per_unit");
+	msgpack_pack_uint64(pk, max_groups);
+	frame_pack_cstr(pk, "units");
+	msgpack_pack_uint64(pk, units_total);
+	frame_pack_cstr(pk, "groups");
+	msgpack_pack_array(pk, g.ngroups);
+	lua_rawgeti(c->L, LUA_REGISTRYINDEX, g.keys_ref);
+	keys = lua_gettop(c->L);
+	for (gi = 0; gi < g.ngroups; gi++) {
+		struct gacc *ga = &acc[gi];
+
+		nfields = 3 + (a->op != A_COUNT ? 1 : 0) +
+		    (a->op == A_SUM || a->op == A_MEAN ? 1 : 0) +
+		    (a->op == A_QUANTILE ? 2 : 0) +
+		    (a->op == A_HISTOGRAM ? 4 : 0);
+		msgpack_pack_map(pk, (size_t)nfields);
+		frame_pack_cstr(pk, "key");
+		if (n->kind == P_GROUP)
+			pack_key(c, n, keys, gi, pk);
+		else
+			msgpack_pack_nil(pk);
+		frame_pack_cstr(pk, "rows");
+		msgpack_pack_uint64(pk, ga->rows);
+		frame_pack_cstr(pk, "units");
+		msgpack_pack_uint64(pk, ga->units);
+		if (a->op != A_COUNT) {
+			frame_pack_cstr(pk, "n");
+			msgpack_pack_uint64(pk, ga->n);
+		}
+		if (a->op == A_SUM || a->op == A_MEAN) {
+			frame_pack_cstr(pk, "sum");
+			pack_i128(pk, ga->sum);
+		}
+		if (a->op == A_QUANTILE) {
+			frame_pack_cstr(pk, "exact");
+			if (ga->nvals > 0)
+				msgpack_pack_double(pk, exact_quantile(ga->vals,
+				    ga->nvals, a->q));
+			else
+				msgpack_pack_nil(pk);
+			frame_pack_cstr(pk, "bins");
+			msgpack_pack_array(pk, GRID_BINS);
+			for (e = 0; e < GRID_BINS; e++)
+				msgpack_pack_uint64(pk, ga->bins[e]);
+		}
+		if (a->op == A_HISTOGRAM) {
+			frame_pack_cstr(pk, "bins");
+			msgpack_pack_array(pk, (size_t)a->nedges - 1);
+			for (e = 0; e < a->nedges - 1; e++)
+				msgpack_pack_uint64(pk, ga->bins[e]);
+			frame_pack_cstr(pk, "bin_units");
+			msgpack_pack_array(pk, (size_t)a->nedges - 1);
+			for (e = 0; e < a->nedges - 1; e++)
+				msgpack_pack_uint64(pk, ga->bin_units[e]);
+			frame_pack_cstr(pk, "below");
+			msgpack_pack_uint64(pk, ga->bins[a->nedges - 1]);
+			frame_pack_cstr(pk, "above");
+			msgpack_pack_uint64(pk, ga->bins[a->nedges]);
+		}
+	}
+	lua_pop(c->L, 1);
+	rv = 0;
+ out:
+	if (acc != NULL)
+		for (gi = 0; gi < g.ngroups; gi++) {
+			free(acc[gi].vals);
+			free(acc[gi].bins);
+			free(acc[gi].bin_units);
+			free(acc[gi].bin_last);
+		}
+	free(acc);
+	free(g.gid);
+	if (g.keys_ref != LUA_NOREF)
+		luaL_unref(c->L, LUA_REGISTRYINDEX, g.keys_ref);
+	return rv;
+}
+
+/* }====== */

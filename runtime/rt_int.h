@@ -1,0 +1,128 @@
+/*
+ * rt_int.h: what the runtime's files share (runtime/ only): the job
+ * context, plan nodes, aggregations and derived columns.
+ */
+#ifndef VEIL_RT_INT_H
+#define VEIL_RT_INT_H
+
+#include <stdint.h>
+
+#include <lua.h>
+#include <msgpack.h>
+
+#include "rt.h"
+#include "table.h"
+
+#define RT_CTX		"veil.ctx"	/* registry key: light userdata */
+#define RT_NODE		"veil.node"	/* metatable names */
+#define RT_AGG		"veil.agg"
+#define RT_ROW		"veil.row"
+
+/* A column reference: a table column or a derived one. */
+struct colref {
+	int		 derived;	/* 0: table column */
+	int		 id;		/* table column index / derive node */
+};
+
+/* Values of a derived column, one per table row. */
+enum dtag { D_MISSING = 0, D_NUM, D_BOOL, D_STR };
+
+struct dcol {
+	char		*name;
+	uint8_t		*tag;		/* per row */
+	double		*num;		/* D_NUM value, D_BOOL 0/1, D_STR code */
+	int		 strs_ref;	/* Lua table code -> string */
+	int		 codes_ref;	/* Lua table string -> code */
+	uint32_t	 nstrs;
+};
+
+enum pkind { P_SOURCE, P_WHERE, P_FILTER, P_DERIVE, P_GROUP };
+enum wop { W_EQ, W_NE, W_LT, W_LE, W_GT, W_GE, W_IN };
+
+struct rowfn {
+	int		 fn_ref;	/* the (re-bound) Lua function */
+	int		 snap_ref;	/* table: upvalue index -> value */
+	int		 nup;
+	int		 row_ref;	/* the row proxy userdata */
+};
+
+struct pnode {
+	enum pkind	 kind;
+	struct pnode	*parent;
+	int		 self_ref;	/* registry ref keeping it alive */
+	/* P_WHERE, and P_GROUP by column */
+	struct colref	 col;
+	enum wop	 op;
+	int		 vals_ref;	/* Lua table of comparison values */
+	double		*dv;		/* numeric values (dates: days) */
+	int		 nv;
+	uint8_t		*mask;		/* category: matching codes */
+	uint32_t	 nmask;
+	/* P_FILTER, P_DERIVE, P_GROUP by function */
+	struct rowfn	 fn;
+	int		 has_fn;
+	/* P_DERIVE */
+	struct dcol	*dcol;
+	/* memo: the selected rows, in unit order */
+	uint32_t	*sel;
+	uint32_t	 nsel;
+	int		 done;
+};
+
+enum aop { A_COUNT, A_SUM, A_MEAN, A_QUANTILE, A_HISTOGRAM };
+
+struct agg {
+	enum aop	 op;
+	struct pnode	*node;		/* the plan it aggregates */
+	int		 node_ref;
+	struct colref	 col;
+	int		 has_col;
+	double		 lo, hi, q;
+	double		*edges;
+	int		 nedges;
+	double		 epsilon;	/* 0: not given */
+};
+
+struct rt_ctx {
+	lua_State		*L;
+	const struct rt_job	*job;
+	const struct table	*t;
+	uint32_t		 nrows;
+	uint32_t		*unit;		/* unit id per row */
+	uint32_t		 nunits;
+	uint32_t		*base;		/* kept rows, in unit order */
+	uint32_t		 nbase;
+	int			 unit_col;	/* -1: each row a unit */
+	int			 row_access;	/* rows()/column() allowed */
+	struct dcol		**dcols;	/* derive nodes' columns */
+	int			 ndcols;
+	int			 cat_ref;	/* per column: code -> string */
+	int			 in_row;	/* inside a row function */
+	struct rt_stats		*stats;
+};
+
+struct rt_ctx	*rt_ctx(lua_State *L);
+
+/* bound.c */
+int	 rt_bound(struct rt_ctx *);
+
+/* rowfn.c */
+void	 rowfn_prepare(lua_State *L, int fnidx, struct pnode *n,
+	    struct rowfn *rf);
+/* Calls rf on row; pushes its result (or nothing: returns 0 on failure). */
+int	 rowfn_call(struct rt_ctx *, struct rowfn *rf, uint32_t row);
+void	 rowfn_push_value(struct rt_ctx *, struct colref c, uint32_t row);
+int	 rt_resolve(lua_State *L, struct pnode *n, const char *name,
+	    struct colref *out);
+const char *rt_colname(struct rt_ctx *, struct colref c);
+enum veil_type rt_coltype(struct rt_ctx *, struct colref c);
+
+/* dataset.c */
+void	 rt_open_api(lua_State *L);
+struct pnode *rt_checknode(lua_State *L, int idx);
+
+/* eval.c */
+int	 rt_eval_node(struct rt_ctx *, struct pnode *n);
+int	 rt_pack_agg(struct rt_ctx *, struct agg *a, msgpack_packer *pk);
+
+#endif /* VEIL_RT_INT_H */
