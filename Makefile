@@ -23,8 +23,10 @@ COMMON_O = $(addprefix $(B)/common/, error.o utf8.o table.o table_build.o \
 SANDBOX_O = $(addprefix $(B)/sandbox/, confine.o spawner.o) $(B)/gen/filter_bpf.o
 RUNTIME_O = $(addprefix $(B)/runtime/, luastate.o bound.o rowfn.o dataset.o \
 	   eval.o job.o)
-CLI_O	 = $(addprefix $(B)/cli/, veil.o inspect.o mock.o)
-LIB_O	 = $(COMMON_O) $(SANDBOX_O) $(RUNTIME_O)
+CLI_O	 = $(addprefix $(B)/cli/, veil.o inspect.o mock.o run.o)
+ANON_O	 = $(addprefix $(B)/anonymize/, identifiers.o)
+POLICY_O = $(addprefix $(B)/policies/, policy.o release.o)
+LIB_O	 = $(COMMON_O) $(ANON_O) $(POLICY_O) $(SANDBOX_O) $(RUNTIME_O)
 WORKER_O = $(B)/sandbox/worker.o $(RUNTIME_O) $(SANDBOX_O) $(COMMON_O)
 WORKER_LIBS = $(shell pkg-config --libs lua5.4 msgpack) -lm
 

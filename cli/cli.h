@@ -49,7 +49,11 @@ int	 cli_csv_option(int opt, const char *arg, struct ingest_opts *o);
 	{ "max-fields",	required_argument, NULL, 0x102 },		\
 	{ "max-rows",	required_argument, NULL, 0x103 }
 
+/* Finds veil-worker: $VEIL_WORKER, beside veil, or ../libexec/veil. */
+int	 cli_worker_path(char *buf, size_t len);
+
 int	 cmd_inspect(int argc, char **argv);
+int	 cmd_run(int argc, char **argv);
 int	 cmd_mock(int argc, char **argv);
 
 #endif /* VEIL_CLI_H */

@@ -22,6 +22,9 @@ static const struct command {
 } commands[] = {
 	{ "inspect", cmd_inspect,
 	  "inspect --data FILE.csv --schema SCHEMA.lua [--json]" },
+	{ "run", cmd_run,
+	  "run JOB.lua --data DATA.csv --schema SCHEMA.lua [--policy POLICY.lua] "
+	  "[--mock] [--json]" },
 	{ "mock", cmd_mock,
 	  "mock --schema SCHEMA.lua --rows N [--seed N] [--out FILE]" },
 };

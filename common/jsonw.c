@@ -5,6 +5,8 @@
  */
 #include <math.h>
 
+#include <msgpack.h>
+
 #include "jsonw.h"
 
 void
@@ -42,4 +44,59 @@ jsonw_num(FILE *fp, double v)
 		fprintf(fp, "%lld", (long long)v);
 	else
 		fprintf(fp, "%.17g", v);
+}
+
+void
+jsonw_msgpack(FILE *fp, const struct msgpack_object *o)
+{
+	uint32_t i;
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+		fputs("null", fp);
+		break;
+	case MSGPACK_OBJECT_BOOLEAN:
+		fputs(o->via.boolean ? "true" : "false", fp);
+		break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		fprintf(fp, "%llu", (unsigned long long)o->via.u64);
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		fprintf(fp, "%lld", (long long)o->via.i64);
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		jsonw_num(fp, o->via.f64);
+		break;
+	case MSGPACK_OBJECT_STR:
+		jsonw_str(fp, o->via.str.ptr, o->via.str.size);
+		break;
+	case MSGPACK_OBJECT_ARRAY:
+		putc('[', fp);
+		for (i = 0; i < o->via.array.size; i++) {
+			if (i > 0)
+				putc(',', fp);
+			jsonw_msgpack(fp, &o->via.array.ptr[i]);
+		}
+		putc(']', fp);
+		break;
+	case MSGPACK_OBJECT_MAP:
+		putc('{', fp);
+		for (i = 0; i < o->via.map.size; i++) {
+			const msgpack_object *k = &o->via.map.ptr[i].key;
+
+			if (i > 0)
+				putc(',', fp);
+			if (k->type == MSGPACK_OBJECT_STR)
+				jsonw_str(fp, k->via.str.ptr, k->via.str.size);
+			else
+				fputs("\"?\"", fp);
+			putc(':', fp);
+			jsonw_msgpack(fp, &o->via.map.ptr[i].val);
+		}
+		putc('}', fp);
+		break;
+	default:
+		fputs("null", fp);
+	}
 }

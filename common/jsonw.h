@@ -12,4 +12,8 @@ void	 jsonw_str(FILE *, const char *p, size_t len);
 /* Writes a finite double so that it reads back to the same value. */
 void	 jsonw_num(FILE *, double);
 
+struct msgpack_object;
+/* Writes a msgpack object as JSON (map keys must be strings). */
+void	 jsonw_msgpack(FILE *, const struct msgpack_object *);
+
 #endif /* VEIL_JSONW_H */

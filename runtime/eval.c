@@ -519,32 +519,74 @@ grid_bits(struct rt_ctx *c, const struct agg *a)
 	}
 	(void)frexp(m < 1 ? 1 : m, &e);	/* m < 2^e */
 	k = 62 - e;
-	return k > 32 ? 32 : k;
+	return k > 20 ? 20 : k;	/* 2^-20: a millionth, ample */
 }
 
-static int
-cmp_dbl(const void *pa, const void *pb)
+/*
+ * The k-th smallest of v[0..n) (0-based), moving it to v[k]: Hoare's
+ * selection with a median-of-three pivot. Not libc's qsort: glibc's asks
+ * the kernel for the machine's memory (sysinfo), which the sandbox kills.
+ */
+static double
+select_kth(double *v, uint64_t n, uint64_t k)
 {
-	double x = *(const double *)pa, y = *(const double *)pb;
+	uint64_t lo = 0, hi = n - 1, i, j;
+	double p, t;
 
-	return (x > y) - (x < y);
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid] < v[lo]) { t = v[mid]; v[mid] = v[lo]; v[lo] = t; }
+		if (v[hi] < v[lo]) { t = v[hi]; v[hi] = v[lo]; v[lo] = t; }
+		if (v[hi] < v[mid]) { t = v[hi]; v[hi] = v[mid]; v[mid] = t; }
+		p = v[mid];
+		i = lo;
+		j = hi;
+		while (i <= j) {
+			while (v[i] < p)
+				i++;
+			while (v[j] > p)
+				j--;
+			if (i <= j) {
+				t = v[i];
+				v[i] = v[j];
+				v[j] = t;
+				i++;
+				if (j == 0)
+					break;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return v[k];
 }
 
+/* Type-7 quantile (linear between order statistics), as R's default. */
 static double
 exact_quantile(double *v, uint64_t n, double q)
 {
-	double h, lo;
-	uint64_t i;
+	double h, lo, hi;
+	uint64_t i, j;
 
 	if (n == 0)
 		return NAN;
-	qsort(v, (size_t)n, sizeof(double), cmp_dbl);
 	h = (double)(n - 1) * q;
 	i = (uint64_t)floor(h);
-	lo = v[i];
-	if (i + 1 >= n)
+	lo = select_kth(v, n, i);
+	if (i + 1 >= n || h == (double)i)
 		return lo;
-	return lo + (h - (double)i) * (v[i + 1] - lo);
+	/* v[i+1..n) all >= lo now: the next order statistic is their min */
+	hi = v[i + 1];
+	for (j = i + 2; j < n; j++)
+		if (v[j] < hi)
+			hi = v[j];
+	return lo + (h - (double)i) * (hi - lo);
 }
 
 static void
@@ -790,7 +832,7 @@ rt_pack_agg(struct rt_ctx *c, struct agg *a, msgpack_packer *pk)
 		nfields = 3 + (a->op != A_COUNT ? 1 : 0) +
 		    (a->op == A_SUM || a->op == A_MEAN ? 1 : 0) +
 		    (a->op == A_QUANTILE ? 2 : 0) +
-		    (a->op == A_HISTOGRAM ? 4 : 0);
+		    (a->op == A_HISTOGRAM ? 6 : 0);
 		msgpack_pack_map(pk, (size_t)nfields);
 		frame_pack_cstr(pk, "key");
 		if (n->kind == P_GROUP)
@@ -834,6 +876,10 @@ rt_pack_agg(struct rt_ctx *c, struct agg *a, msgpack_packer *pk)
 			msgpack_pack_uint64(pk, ga->bins[a->nedges - 1]);
 			frame_pack_cstr(pk, "above");
 			msgpack_pack_uint64(pk, ga->bins[a->nedges]);
+			frame_pack_cstr(pk, "below_units");
+			msgpack_pack_uint64(pk, ga->bin_units[a->nedges - 1]);
+			frame_pack_cstr(pk, "above_units");
+			msgpack_pack_uint64(pk, ga->bin_units[a->nedges]);
 		}
 	}
 	lua_pop(c->L, 1);
