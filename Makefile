@@ -11,6 +11,8 @@ PKG	 = lua5.4 libseccomp libcrypto msgpack sqlite3
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla
 HARDEN	 = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+# Math never reports through errno here, so llrint & co. compile inline.
+CPPFLAGS+= -fno-math-errno
 HLDFLAGS = -pie -Wl,-z,relro,-z,now
 CPPFLAGS+= -std=c11 -D_GNU_SOURCE -Icommon -Ianonymize -Iruntime -Isandbox \
 	   -Ipolicies $(shell pkg-config --cflags $(PKG)) -MMD -MP
@@ -35,7 +37,8 @@ UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic frame sandbox mock
 TESTS	 = $(addprefix $(B)/tests/test_, $(UNIT))
 FUZZ	 = csv schema table frame
 REPLAY	 = $(addprefix $(B)/tests/replay_, $(FUZZ))
-BENCH	 = $(B)/bench/bench_ingest $(B)/bench/bench_spawn
+BENCH	 = $(B)/bench/bench_ingest $(B)/bench/bench_spawn \
+	   $(B)/bench/bench_runtime
 
 # Quiet by default; `make V=1` prints every command.
 ifeq ($(V),1)
@@ -119,6 +122,7 @@ build-fuzz/fuzz_%: build-fuzz/tests/fuzz/fuzz_%.o $(LIB_O)
 bench: $(BENCH) $(PROGS)
 	@$(B)/bench/bench_ingest $(B)/clinic-gen
 	@$(B)/bench/bench_spawn $(B)/veil-worker
+	@$(B)/bench/bench_runtime $(B)/veil-worker
 
 demo: $(PROGS)
 	@sh examples/demo.sh $(B)

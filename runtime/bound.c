@@ -128,15 +128,14 @@ rt_bound(struct rt_ctx *c)
 	int rv = -1;
 
 	memset(&r, 0, sizeof(r));
-	if ((c->base = malloc(((size_t)c->nrows + 1) * sizeof(uint32_t))) ==
-	    NULL)
-		return -1;
-	if (c->unit_col < 0) {		/* each row its own unit */
-		for (i = 0; i < c->nrows; i++)
-			c->base[i] = i;
+	if (c->unit_col < 0) {		/* each row its own unit: all kept */
+		c->base = NULL;
 		c->nbase = c->nunits = c->nrows;
 		return 0;
 	}
+	if ((c->base = malloc(((size_t)c->nrows + 1) * sizeof(uint32_t))) ==
+	    NULL)
+		return -1;
 	if ((c->unit = malloc(((size_t)c->nrows + 1) * sizeof(uint32_t))) ==
 	    NULL || unit_ids(c) != 0)
 		return -1;

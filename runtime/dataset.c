@@ -51,7 +51,8 @@ node_gc(lua_State *L)
 {
 	struct pnode *n = luaL_checkudata(L, 1, RT_NODE);
 
-	free(n->sel);
+	if (n->own_sel)
+		free(n->sel);
 	free(n->dv);
 	free(n->mask);
 	n->sel = NULL;
@@ -585,7 +586,7 @@ rows_iter(lua_State *L)
 		return 0;
 	lua_pushinteger(L, i + 1);
 	lua_replace(L, lua_upvalueindex(2));
-	push_visible_row(c, n, n->sel[i]);
+	push_visible_row(c, n, SEL(n, i));
 	return 1;
 }
 
@@ -620,7 +621,7 @@ l_column(lua_State *L)
 		luaL_error(L, "column: the plan could not be evaluated");
 	lua_createtable(L, (int)(n->nsel < 1000000 ? n->nsel : 1000000), 0);
 	for (i = 0; i < n->nsel; i++) {
-		rowfn_push_value(c, r, n->sel[i]);
+		rowfn_push_value(c, r, SEL(n, i));
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 	return 1;

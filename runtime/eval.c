@@ -27,15 +27,14 @@ typedef __int128 i128;
 
 /* {====== selections */
 
-static uint32_t *
-copy_sel(const uint32_t *s, uint32_t n)
-{
-	uint32_t *d = malloc(((size_t)n + 1) * sizeof(*d));
+/* What the row-function callbacks fill in. */
+struct fargs {
+	uint32_t	*out;
+	uint32_t	 k;
+	struct dcol	*d;
+	int		 vals;	/* group_by fn: Lua array of keys */
+};
 
-	if (d != NULL && n > 0)
-		memcpy(d, s, (size_t)n * sizeof(*d));
-	return d;
-}
 
 static int
 num_cmp(enum wop op, double x, const double *v, int nv)
@@ -61,7 +60,7 @@ num_cmp(enum wop op, double x, const double *v, int nv)
 #define NUMLOOP(T, CMP) do {						\
 	const T *d_ = v->data;						\
 	for (i = 0; i < np; i++) {					\
-		r = ps[i];						\
+		r = ps != NULL ? ps[i] : i;				\
 		x = (double)d_[r];					\
 		if ((CMP) && !table_isnull(v, r))			\
 			out[k++] = r;					\
@@ -135,7 +134,7 @@ eval_where(struct rt_ctx *c, struct pnode *n, const uint32_t *ps,
 			const uint32_t *code = v->data;
 
 			for (i = 0; i < np; i++) {
-				r = ps[i];
+				r = ps != NULL ? ps[i] : i;
 				if (!table_isnull(v, r) && n->mask[code[r]])
 					out[k++] = r;
 			}
@@ -151,7 +150,7 @@ eval_where(struct rt_ctx *c, struct pnode *n, const uint32_t *ps,
 	lua_rawgeti(L, LUA_REGISTRYINDEX, n->vals_ref);
 	vals = lua_gettop(L);
 	for (i = 0; i < np; i++) {
-		r = ps[i];
+		r = ps != NULL ? ps[i] : i;
 		m = 0;
 		if (n->col.derived) {
 			d = c->dcols[n->col.id];
@@ -247,17 +246,41 @@ store_derived(struct rt_ctx *c, struct dcol *d, uint32_t row)
 	lua_pop(L, 1);
 }
 
+static void
+filter_cb(struct rt_ctx *c, uint32_t i, uint32_t row, int ok, void *arg)
+{
+	struct fargs *fa = arg;
+
+	(void)i;
+	if (!ok)
+		return;		/* failed: false */
+	if (lua_toboolean(c->L, -1))
+		fa->out[fa->k++] = row;
+	lua_pop(c->L, 1);
+}
+
+static void
+derive_cb(struct rt_ctx *c, uint32_t i, uint32_t row, int ok, void *arg)
+{
+	struct fargs *fa = arg;
+
+	(void)i;
+	if (ok)
+		store_derived(c, fa->d, row);	/* failed: missing */
+	fa->out[fa->k++] = row;
+}
+
 int
 rt_eval_node(struct rt_ctx *c, struct pnode *n)
 {
-	uint32_t *out, i, k = 0, r;
+	struct fargs fa;
+	uint32_t *out, k = 0;
 	int rv;
 
 	if (n->done)
 		return 0;
-	if (n->kind == P_SOURCE) {
-		if ((n->sel = copy_sel(c->base, c->nbase)) == NULL)
-			return -1;
+	if (n->kind == P_SOURCE) {	/* shared, not copied */
+		n->sel = c->base;
 		n->nsel = c->nbase;
 		n->done = 1;
 		return 0;
@@ -265,9 +288,7 @@ rt_eval_node(struct rt_ctx *c, struct pnode *n)
 	if (rt_eval_node(c, n->parent) != 0)
 		return -1;
 	if (n->kind == P_GROUP) {
-		if ((n->sel = copy_sel(n->parent->sel, n->parent->nsel)) ==
-		    NULL)
-			return -1;
+		n->sel = n->parent->sel;
 		n->nsel = n->parent->nsel;
 		n->done = 1;
 		return 0;
@@ -280,35 +301,23 @@ rt_eval_node(struct rt_ctx *c, struct pnode *n)
 		eval_where(c, n, n->parent->sel, n->parent->nsel, out, &k);
 		break;
 	case P_FILTER:
-		for (i = 0; i < n->parent->nsel; i++) {
-			r = n->parent->sel[i];
-			if ((rv = rowfn_call(c, &n->fn, r)) < 0) {
-				free(out);
-				return -1;
-			}
-			if (rv == 1) {
-				if (lua_toboolean(c->L, -1))
-					out[k++] = r;
-				lua_pop(c->L, 1);
-			}
-		}
-		break;
 	case P_DERIVE:
-		for (i = 0; i < n->parent->nsel; i++) {
-			r = n->parent->sel[i];
-			if ((rv = rowfn_call(c, &n->fn, r)) < 0) {
-				free(out);
-				return -1;
-			}
-			if (rv == 1)
-				store_derived(c, n->dcol, r);
-			out[k++] = r;
+		fa.out = out;
+		fa.k = 0;
+		fa.d = n->dcol;
+		rv = rowfn_each(c, &n->fn, n->parent->sel, n->parent->nsel,
+		    n->kind == P_FILTER ? filter_cb : derive_cb, &fa);
+		if (rv != 0) {
+			free(out);
+			return -1;
 		}
+		k = fa.k;
 		break;
 	default:
 		break;
 	}
 	n->sel = out;
+	n->own_sel = 1;
 	n->nsel = k;
 	n->done = 1;
 	return 0;
@@ -318,12 +327,15 @@ rt_eval_node(struct rt_ctx *c, struct pnode *n)
 
 /* {====== groups */
 
+static void groupfn_cb(struct rt_ctx *, uint32_t, uint32_t, int, void *);
+
 struct gstate {
 	uint32_t	 ngroups;
 	uint32_t	*gid;		/* per selection position; UINT32_MAX: out */
 	int		 keys_ref;	/* Lua: gid + 1 -> key (nil: null) */
 	int		 has_null;
 	uint32_t	 null_gid;
+	int		 borrowed;	/* gid points into a column */
 };
 
 /* Dynamic keys through a Lua table key -> gid. */
@@ -360,6 +372,37 @@ key_gid(struct rt_ctx *c, struct gstate *g, int map, int keys)
 	return id;
 }
 
+/* group_by(fn): keep each row's key (by position) or mark the row out. */
+static void
+groupfn_cb(struct rt_ctx *c, uint32_t i, uint32_t row, int ok, void *arg)
+{
+	struct fargs *fa = arg;
+	lua_State *L = c->L;
+	int t;
+
+	(void)row;
+	if (!ok) {
+		fa->out[i] = UINT32_MAX;
+		return;
+	}
+	t = lua_type(L, -1);
+	if (t != LUA_TNIL && t != LUA_TNUMBER && t != LUA_TSTRING &&
+	    t != LUA_TBOOLEAN) {
+		lua_pop(L, 1);		/* not a key */
+		c->stats->row_errors++;
+		fa->out[i] = UINT32_MAX;
+		return;
+	}
+	if (t == LUA_TNUMBER && lua_tonumber(L, -1) != lua_tonumber(L, -1)) {
+		lua_pop(L, 1);		/* NaN is no key: null */
+		return;
+	}
+	lua_rawgeti(L, LUA_REGISTRYINDEX, fa->vals);
+	lua_insert(L, -2);
+	lua_rawseti(L, -2, (lua_Integer)i + 1);
+	lua_pop(L, 1);
+}
+
 /*
  * Assigns a group to each selected row of node n (a P_GROUP node, or
  * none: one group). Fixed domains (categories, bools) get every key, so
@@ -375,17 +418,15 @@ make_groups(struct rt_ctx *c, struct pnode *n, struct gstate *g, int *declp)
 
 	memset(g, 0, sizeof(*g));
 	*declp = 0;
-	if ((g->gid = malloc(((size_t)n->nsel + 1) * sizeof(uint32_t))) ==
-	    NULL)
-		return -1;
 	lua_newtable(L);
 	g->keys_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	if (n->kind != P_GROUP) {
-		for (i = 0; i < n->nsel; i++)
-			g->gid[i] = 0;
+	if (n->kind != P_GROUP) {	/* one group; gid NULL means 0 */
 		g->ngroups = 1;
 		return 0;
 	}
+	if ((g->gid = malloc(((size_t)n->nsel + 1) * sizeof(uint32_t))) ==
+	    NULL)
+		return -1;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, g->keys_ref);
 	keys = lua_gettop(L);
 	if (!n->has_fn && !n->col.derived)
@@ -407,8 +448,16 @@ make_groups(struct rt_ctx *c, struct pnode *n, struct gstate *g, int *declp)
 		g->ngroups = k;
 		*declp = v->type == VEIL_T_BOOL ||
 		    (v->flags & TABLE_F_DECLARED) != 0;
+		if (v->type == VEIL_T_CATEGORY && v->nulls == NULL &&
+		    n->sel == NULL) {	/* the codes are the group ids */
+			free(g->gid);
+			g->gid = (uint32_t *)(uintptr_t)v->data;
+			g->borrowed = 1;
+			lua_pop(L, 1);
+			return 0;
+		}
 		for (i = 0; i < n->nsel; i++) {
-			r = n->sel[i];
+			r = SEL(n, i);
 			if (table_isnull(v, r)) {
 				if (!g->has_null) {
 					g->has_null = 1;
@@ -425,31 +474,39 @@ make_groups(struct rt_ctx *c, struct pnode *n, struct gstate *g, int *declp)
 	}
 	lua_newtable(L);
 	map = lua_gettop(L);
+	if (n->has_fn) {
+		/* First the keys, one call per row; failures marked. */
+		struct fargs fa;
+
+		lua_newtable(L);
+		fa.vals = luaL_ref(L, LUA_REGISTRYINDEX);
+		fa.out = g->gid;
+		for (i = 0; i < n->nsel; i++)
+			g->gid[i] = 0;
+		rv = rowfn_each(c, &n->fn, n->sel, n->nsel, groupfn_cb, &fa);
+		lua_rawgeti(L, LUA_REGISTRYINDEX, fa.vals);
+		luaL_unref(L, LUA_REGISTRYINDEX, fa.vals);
+		fa.vals = lua_gettop(L);
+		if (rv != 0) {
+			lua_pop(L, 3);
+			return -1;
+		}
+		for (i = 0; i < n->nsel; i++) {
+			if (g->gid[i] == UINT32_MAX)
+				continue;	/* failed: left out */
+			lua_rawgeti(L, fa.vals, (lua_Integer)i + 1);
+			if ((g->gid[i] = key_gid(c, g, map, keys)) ==
+			    UINT32_MAX - 1) {
+				lua_pop(L, 3);
+				return -2;
+			}
+		}
+		lua_pop(L, 3);
+		return 0;
+	}
 	for (i = 0; i < n->nsel; i++) {
-		r = n->sel[i];
-		if (n->has_fn) {
-			if ((rv = rowfn_call(c, &n->fn, r)) < 0)
-				return -1;
-			if (rv == 0) {
-				g->gid[i] = UINT32_MAX;	/* failed: left out */
-				continue;
-			}
-			if (lua_type(L, -1) != LUA_TNIL &&
-			    lua_type(L, -1) != LUA_TNUMBER &&
-			    lua_type(L, -1) != LUA_TSTRING &&
-			    lua_type(L, -1) != LUA_TBOOLEAN) {
-				lua_pop(L, 1);
-				c->stats->row_errors++;
-				g->gid[i] = UINT32_MAX;
-				continue;
-			}
-			if (lua_type(L, -1) == LUA_TNUMBER &&
-			    lua_tonumber(L, -1) != lua_tonumber(L, -1)) {
-				lua_pop(L, 1);	/* NaN is no key */
-				lua_pushnil(L);
-			}
-		} else
-			rowfn_push_value(c, n->col, r);
+		r = SEL(n, i);
+		rowfn_push_value(c, n->col, r);
 		g->gid[i] = key_gid(c, g, map, keys);
 		if (g->gid[i] == UINT32_MAX - 1) {
 			lua_pop(L, 2);
@@ -646,6 +703,174 @@ pack_key(struct rt_ctx *c, struct pnode *n, int keys, uint32_t gid,
 static const char *const aop_names[] = { "count", "sum", "mean", "quantile",
 	"histogram" };
 
+/*
+ * Distinct units per group, and the contribution bounds actually seen
+ * (rows per unit, groups per unit). Rows come grouped by unit, so one
+ * pass with a "last unit" mark per group does it. With "@row" every row
+ * is its own unit and nothing needs counting.
+ */
+static void
+count_units(struct rt_ctx *c, struct pnode *n, struct gstate *g,
+    struct gacc *acc, uint64_t *totalp, uint64_t *maxrowsp,
+    uint64_t *maxgroupsp)
+{
+	uint32_t i, r, u, gi, run_unit = UINT32_MAX;
+	uint64_t run_rows = 0, run_groups = 0, max_rows = 0, max_groups = 0;
+	uint64_t total = 0;
+
+	if (c->unit == NULL) {
+		for (gi = 0; gi < g->ngroups; gi++)
+			acc[gi].units = acc[gi].rows;
+		*totalp = n->nsel;
+		*maxrowsp = *maxgroupsp = n->nsel > 0;
+		return;
+	}
+	for (i = 0; i < n->nsel; i++) {
+		r = SEL(n, i);
+		u = c->unit[r];
+		if (u != run_unit) {
+			run_unit = u;
+			run_rows = run_groups = 0;
+			total++;
+		}
+		if (++run_rows > max_rows)
+			max_rows = run_rows;
+		if ((gi = GID(g, i)) == UINT32_MAX)
+			continue;
+		if (acc[gi].last_unit != u) {
+			acc[gi].last_unit = u;
+			acc[gi].units++;
+			if (++run_groups > max_groups)
+				max_groups = run_groups;
+		}
+	}
+	*totalp = total;
+	*maxrowsp = max_rows;
+	*maxgroupsp = max_groups;
+}
+
+/* Rounds to the nearest grid point; x * 2^k is exact. */
+static inline int64_t
+to_grid(double x, double scale)
+{
+	return (int64_t)__builtin_llrint(x * scale);
+}
+
+/*
+ * count, sum and mean over a table column: one tight loop per column
+ * type. Grid values are summed in int64 blocks short enough never to
+ * overflow, then carried into the 128-bit sums.
+ */
+static void
+fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
+    struct gstate *g, struct gacc *acc, int k)
+{
+	const struct table_colview *v = a->has_col ?
+	    table_column(c->t, (unsigned)a->col.id) : NULL;
+	const uint32_t *sel = n->sel, *gid = g->gid;
+	double scale = ldexp(1.0, k), lo = a->lo, hi = a->hi, x;
+	double m = fmax(fabs(lo), fabs(hi)) * scale + 1;
+	uint64_t block = m < 1 ? UINT64_MAX : (uint64_t)(9.2e18 / m), left;
+	int64_t *part = NULL;
+	uint64_t *cnt = NULL;
+	uint32_t i, r, gi, ng = g->ngroups;
+
+	if (v == NULL) {
+		if (gid == NULL)
+			acc[0].rows = n->nsel;
+		else
+			for (i = 0; i < n->nsel; i++)
+				if (gid[i] != UINT32_MAX)
+					acc[gid[i]].rows++;
+		return;
+	}
+	if ((part = calloc((size_t)ng + 1, sizeof(*part))) == NULL)
+		abort();	/* a few words per group */
+	if (block == 0)
+		block = 1;
+	left = block;
+#define FLUSH() do {								for (gi = 0; gi < ng; gi++) {							acc[gi].sum += part[gi];						part[gi] = 0;							}									left = block;							} while (0)
+#define LOOP(T) do {							\
+	const T *d_ = v->data;						\
+	for (i = 0; i < n->nsel; i++) {					\
+		r = sel != NULL ? sel[i] : i;				\
+		if ((gi = gid != NULL ? gid[i] : 0) == UINT32_MAX)	\
+			continue;					\
+		acc[gi].rows++;						\
+		if (v->nulls != NULL && table_isnull(v, r))		\
+			continue;					\
+		x = (double)d_[r];					\
+		x = x < lo ? lo : x > hi ? hi : x;			\
+		part[gi] += to_grid(x, scale);				\
+		acc[gi].n++;						\
+		if (--left == 0)					\
+			FLUSH();					\
+	}								\
+} while (0)
+/*
+ * No nulls: every selected row counts, so rows and n come from the group
+ * sizes, and the loop is only load, clamp, scale, add, in blocks.
+ */
+#define DENSE(T) do {							\
+	const T *d_ = v->data;						\
+	uint64_t s_, e_;						\
+	for (s_ = 0; s_ < n->nsel; s_ = e_) {				\
+		e_ = n->nsel - s_ > block ? s_ + block : n->nsel;	\
+		if (gid == NULL && sel == NULL) {			\
+			int64_t p_ = 0;					\
+			for (i = (uint32_t)s_; i < e_; i++) {		\
+				x = (double)d_[i];			\
+				x = x < lo ? lo : x > hi ? hi : x;	\
+				p_ += to_grid(x, scale);		\
+			}						\
+			part[0] += p_;					\
+		} else							\
+			for (i = (uint32_t)s_; i < e_; i++) {		\
+				r = sel != NULL ? sel[i] : i;		\
+				gi = gid != NULL ? gid[i] : 0;		\
+				if (gi == UINT32_MAX)			\
+					continue;			\
+				x = (double)d_[r];			\
+				x = x < lo ? lo : x > hi ? hi : x;	\
+				part[gi] += to_grid(x, scale);		\
+				cnt[gi]++;				\
+			}						\
+		FLUSH();						\
+	}								\
+} while (0)
+	if (v->nulls == NULL && (cnt = calloc((size_t)ng + 1,
+	    sizeof(*cnt))) != NULL) {
+		switch (v->type) {
+		case VEIL_T_INT:	DENSE(int64_t); break;
+		case VEIL_T_FLOAT:	DENSE(double); break;
+		case VEIL_T_BOOL:	DENSE(uint8_t); break;
+		case VEIL_T_DATE:	DENSE(int32_t); break;
+		default:		break;
+		}
+		if (gid == NULL && sel == NULL)
+			cnt[0] = n->nsel;
+		else if (gid == NULL)
+			cnt[0] = n->nsel;
+		for (gi = 0; gi < ng; gi++)
+			acc[gi].rows = acc[gi].n = cnt[gi];
+		free(cnt);
+		free(part);
+		return;
+	}
+	switch (v->type) {
+	case VEIL_T_INT:	LOOP(int64_t); break;
+	case VEIL_T_FLOAT:	LOOP(double); break;
+	case VEIL_T_BOOL:	LOOP(uint8_t); break;
+	case VEIL_T_DATE:	LOOP(int32_t); break;
+	default:		break;
+	}
+	FLUSH();
+#undef DENSE
+#undef LOOP
+#undef FLUSH
+	free(part);
+}
+
 int
 rt_pack_agg(struct rt_ctx *c, struct agg *a, msgpack_packer *pk)
 {
@@ -686,8 +911,15 @@ rt_pack_agg(struct rt_ctx *c, struct agg *a, msgpack_packer *pk)
 	}
 	if (a->op == A_SUM || a->op == A_MEAN)
 		k = grid_bits(c, a);
+	if ((a->op == A_COUNT || a->op == A_SUM || a->op == A_MEAN) &&
+	    (!a->has_col || !a->col.derived)) {
+		fast_values(c, a, n, &g, acc, k);
+		count_units(c, n, &g, acc, &units_total, &max_rows,
+		    &max_groups);
+		goto pack;
+	}
 	for (i = 0; i < n->nsel; i++) {
-		r = n->sel[i];
+		r = SEL(n, i);
 		u = c->unit != NULL ? c->unit[r] : r;
 		if (u != run_unit) {	/* rows come grouped by unit */
 			run_unit = u;
@@ -696,7 +928,7 @@ rt_pack_agg(struct rt_ctx *c, struct agg *a, msgpack_packer *pk)
 		}
 		if (++run_rows > max_rows)
 			max_rows = run_rows;
-		if ((gi = g.gid[i]) == UINT32_MAX)
+		if ((gi = GID(&g, i)) == UINT32_MAX)
 			continue;
 		if (acc[gi].last_unit != u) {
 			acc[gi].last_unit = u;
@@ -765,6 +997,7 @@ rt_pack_agg(struct rt_ctx *c, struct agg *a, msgpack_packer *pk)
 	}
 
 	/* pack */
+ pack:
 	nfields = 7 + (a->has_col ? 1 : 0) +
 	    (a->op == A_SUM || a->op == A_MEAN || a->op == A_QUANTILE ? 2 : 0) +
 	    (a->op == A_SUM || a->op == A_MEAN ? 1 : 0) +
@@ -893,7 +1126,8 @@ rt_pack_agg(struct rt_ctx *c, struct agg *a, msgpack_packer *pk)
 			free(acc[gi].bin_last);
 		}
 	free(acc);
-	free(g.gid);
+	if (!g.borrowed)
+		free(g.gid);
 	if (g.keys_ref != LUA_NOREF)
 		luaL_unref(c->L, LUA_REGISTRYINDEX, g.keys_ref);
 	return rv;

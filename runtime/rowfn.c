@@ -163,7 +163,8 @@ rt_resolve(lua_State *L, struct pnode *n, const char *name,
 static int
 row_index(lua_State *L)
 {
-	struct rowud *u = luaL_checkudata(L, 1, RT_ROW);
+	/* Only reachable through the row metatable: arg 1 is a row. */
+	struct rowud *u = lua_touserdata(L, 1);
 	struct colref r;
 	lua_Integer enc;
 
@@ -383,38 +384,82 @@ rowfn_prepare(lua_State *L, int fnidx, struct pnode *n, struct rowfn *rf)
 	rf->row_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
+struct batch {
+	struct rt_ctx	*c;
+	struct rowfn	*rf;
+	const uint32_t	*sel;
+	uint32_t	 n, pos;
+	rowfn_cb	 cb;
+	void		*arg;
+};
+
+/*
+ * Runs rows from b->pos on, under one pcall: per row, restore the
+ * snapshot (if there are upvalues), re-arm the per-row cap, call. An
+ * error ends the batch at b->pos; rowfn_each() counts it and resumes.
+ * Stack: 1 batch, 2 function, 3 row proxy, 4 snapshot.
+ */
+static int
+batch_run(lua_State *L)
+{
+	struct batch *b = lua_touserdata(L, 1);
+	struct rowud *u = lua_touserdata(L, 3);
+	int i, nup = b->rf->nup, cap = (int)b->c->job->row_insns;
+	uint32_t row;
+
+	for (; b->pos < b->n; b->pos++) {
+		row = b->sel != NULL ? b->sel[b->pos] : b->pos;
+		for (i = 1; i <= nup; i++) {
+			lua_rawgeti(L, 4, i);
+			lua_setupvalue(L, 2, i);
+		}
+		u->row = row;
+		luastate_arm(L, cap);
+		lua_pushvalue(L, 2);
+		lua_pushvalue(L, 3);
+		lua_call(L, 1, 1);
+		b->cb(b->c, b->pos, row, 1, b->arg);
+	}
+	return 0;
+}
+
 int
-rowfn_call(struct rt_ctx *c, struct rowfn *rf, uint32_t row)
+rowfn_each(struct rt_ctx *c, struct rowfn *rf, const uint32_t *sel,
+    uint32_t n, rowfn_cb cb, void *arg)
 {
 	lua_State *L = c->L;
-	struct rowud *u;
+	struct batch b;
 	enum lua_fail f;
-	int i;
 
-	lua_rawgeti(L, LUA_REGISTRYINDEX, rf->fn_ref);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, rf->snap_ref);
-	for (i = 1; i <= rf->nup; i++) {
-		lua_rawgeti(L, -1, i);
-		lua_setupvalue(L, -3, i);
+	b.c = c;
+	b.rf = rf;
+	b.sel = sel;
+	b.n = n;
+	b.pos = 0;
+	b.cb = cb;
+	b.arg = arg;
+	while (b.pos < n) {
+		lua_pushcfunction(L, batch_run);
+		lua_pushlightuserdata(L, &b);
+		lua_rawgeti(L, LUA_REGISTRYINDEX, rf->fn_ref);
+		lua_rawgeti(L, LUA_REGISTRYINDEX, rf->row_ref);
+		lua_rawgeti(L, LUA_REGISTRYINDEX, rf->snap_ref);
+		c->in_row = 1;
+		f = luastate_pcall(L, 4, 0);
+		luastate_disarm(L);
+		c->in_row = 0;
+		if (f == LF_OK)
+			break;
+		lua_pop(L, 1);	/* the message: withheld, only counted */
+		if (luastate_job_killed(L))
+			return -1;
+		if (f == LF_CPU)
+			c->stats->row_overruns++;
+		else
+			c->stats->row_errors++;
+		cb(c, b.pos, sel != NULL ? sel[b.pos] : b.pos, 0, arg);
+		b.pos++;
 	}
-	lua_pop(L, 1);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, rf->row_ref);
-	u = lua_touserdata(L, -1);
-	u->row = row;
-	c->in_row = 1;
-	luastate_arm(L, (int)c->job->row_insns);
-	f = luastate_pcall(L, 1, 1);
-	luastate_disarm(L);
-	c->in_row = 0;
-	if (f == LF_OK)
-		return 1;
-	lua_pop(L, 1);		/* the message: withheld, only counted */
-	if (luastate_job_killed(L))
-		return -1;
-	if (f == LF_CPU)
-		c->stats->row_overruns++;
-	else
-		c->stats->row_errors++;
 	return 0;
 }
 

@@ -63,9 +63,10 @@ struct pnode {
 	int		 has_fn;
 	/* P_DERIVE */
 	struct dcol	*dcol;
-	/* memo: the selected rows, in unit order */
+	/* memo: the selected rows, in unit order; NULL: rows 0..nsel-1 */
 	uint32_t	*sel;
 	uint32_t	 nsel;
+	int		 own_sel;	/* sel is this node's to free */
 	int		 done;
 };
 
@@ -90,7 +91,8 @@ struct rt_ctx {
 	uint32_t		 nrows;
 	uint32_t		*unit;		/* unit id per row */
 	uint32_t		 nunits;
-	uint32_t		*base;		/* kept rows, in unit order */
+	uint32_t		*base;		/* kept rows, in unit order;
+						   NULL: all rows, in order */
 	uint32_t		 nbase;
 	int			 unit_col;	/* -1: each row a unit */
 	int			 row_access;	/* rows()/column() allowed */
@@ -101,6 +103,10 @@ struct rt_ctx {
 	struct rt_stats		*stats;
 };
 
+/* Row i of a selection (NULL: the identity), group of position i. */
+#define SEL(n, i)	((n)->sel != NULL ? (n)->sel[i] : (uint32_t)(i))
+#define GID(g, i)	((g)->gid != NULL ? (g)->gid[i] : 0)
+
 struct rt_ctx	*rt_ctx(lua_State *L);
 
 /* bound.c */
@@ -109,8 +115,16 @@ int	 rt_bound(struct rt_ctx *);
 /* rowfn.c */
 void	 rowfn_prepare(lua_State *L, int fnidx, struct pnode *n,
 	    struct rowfn *rf);
-/* Calls rf on row; pushes its result (or nothing: returns 0 on failure). */
-int	 rowfn_call(struct rt_ctx *, struct rowfn *rf, uint32_t row);
+/*
+ * Calls rf on every row of the selection (sel NULL: rows 0..n-1). For
+ * each, cb gets ok = 1 with the result on the stack top (cb pops it), or
+ * ok = 0 when the function failed or overran (counted already). Returns
+ * 0, or -1 when the job must stop (its CPU time is up).
+ */
+typedef void (*rowfn_cb)(struct rt_ctx *, uint32_t i, uint32_t row, int ok,
+    void *arg);
+int	 rowfn_each(struct rt_ctx *, struct rowfn *rf, const uint32_t *sel,
+	    uint32_t n, rowfn_cb cb, void *arg);
 void	 rowfn_push_value(struct rt_ctx *, struct colref c, uint32_t row);
 int	 rt_resolve(lua_State *L, struct pnode *n, const char *name,
 	    struct colref *out);

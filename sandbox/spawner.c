@@ -116,6 +116,36 @@ spawner_start(const char *worker, char *const argv[], const void *const *tables,
     const size_t *lens, size_t ntables, const void *job, size_t joblen,
     const struct spawner_limits *lim, struct veil_err *err)
 {
+	int fds[WORKER_MAX_TABLES];
+	struct spawner *s;
+	size_t i, made = 0;
+
+	if (ntables > WORKER_MAX_TABLES) {
+		veil_seterr(err, VEIL_E_INVALID, "spawn: at most %d tables",
+		    WORKER_MAX_TABLES);
+		return NULL;
+	}
+	for (i = 0; i < ntables; i++, made++)
+		if ((fds[i] = spawner_sealed_memfd("veil-table", tables[i],
+		    lens[i])) == -1) {
+			veil_seterr(err, VEIL_E_IO, "spawn: memfd: %s",
+			    strerror(errno));
+			s = NULL;
+			goto out;
+		}
+	s = spawner_start_fds(worker, argv, fds, ntables, job, joblen, lim,
+	    err);
+ out:
+	for (i = 0; i < made; i++)
+		close(fds[i]);
+	return s;
+}
+
+struct spawner *
+spawner_start_fds(const char *worker, char *const argv[], const int *tfds,
+    size_t ntables, const void *job, size_t joblen,
+    const struct spawner_limits *lim, struct veil_err *err)
+{
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	struct spawner *s = NULL;
@@ -143,8 +173,8 @@ spawner_start(const char *worker, char *const argv[], const void *const *tables,
 	    joblen)) == -1)
 		goto sys;
 	for (i = 0; i < ntables; i++)
-		if ((src[WORKER_FD_TABLE0 + i] = spawner_sealed_memfd(
-		    "veil-table", tables[i], lens[i])) == -1)
+		if ((src[WORKER_FD_TABLE0 + i] = fcntl(tfds[i],
+		    F_DUPFD_CLOEXEC, 0)) == -1)
 			goto sys;
 	if (pipe2(resp, O_CLOEXEC) == -1 || pipe2(logp, O_CLOEXEC) == -1)
 		goto sys;

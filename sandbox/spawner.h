@@ -71,6 +71,14 @@ struct spawner	*spawner_start(const char *worker, char *const argv[],
 		    size_t ntables, const void *job, size_t joblen,
 		    const struct spawner_limits *lim, struct veil_err *err);
 /*
+ * The same with tables already in sealed memfds (the daemon keeps them
+ * so): nothing is copied. The descriptors stay the caller's.
+ */
+struct spawner	*spawner_start_fds(const char *worker, char *const argv[],
+		    const int *table_fds, size_t ntables, const void *job,
+		    size_t joblen, const struct spawner_limits *lim,
+		    struct veil_err *err);
+/*
  * Waits for the worker to end (or kills it at its deadline) and fills
  * *out, which the caller releases with spawner_outcome_free(). Returns 0,
  * or a VEIL_E_* code if waiting itself failed.
