@@ -104,10 +104,29 @@ pack_job(msgpack_sbuffer *sb, const char *src, size_t len,
 static void
 print_value(const msgpack_object *v)
 {
+	const char *dot;
+	char num[128], *e;
+
 	if (v->type == MSGPACK_OBJECT_NIL)
 		printf("-");
-	else if (v->type == MSGPACK_OBJECT_STR)
-		printf("%.*s", (int)v->via.str.size, v->via.str.ptr);
+	else if (v->type == MSGPACK_OBJECT_STR) {
+		/* Exact grid values can run to 20 decimals: people get 6
+		 * (--json keeps every digit). */
+		dot = memchr(v->via.str.ptr, '.', v->via.str.size);
+		if (dot != NULL && v->via.str.size - (size_t)(dot -
+		    v->via.str.ptr) > 7 && v->via.str.size < sizeof(num)) {
+			memcpy(num, v->via.str.ptr, v->via.str.size);
+			num[v->via.str.size] = '\0';
+			snprintf(num, sizeof(num), "%.6Lf", strtold(num, NULL));
+			e = num + strlen(num);
+			while (e > num && e[-1] == '0')
+				*--e = '\0';
+			if (e > num && e[-1] == '.')
+				*--e = '\0';
+			printf("%s", num);
+		} else
+			printf("%.*s", (int)v->via.str.size, v->via.str.ptr);
+	}
 	else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 		printf("%llu", (unsigned long long)v->via.u64);
 	else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)

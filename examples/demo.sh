@@ -22,7 +22,21 @@ echo "== 3. veil inspect on the UCI Adult extract (../shared/data/adult)"
     --schema examples/adult/schema.lua
 echo
 
-echo "== 4. A malformed file is refused with its line, column and text"
+echo "== 4. A buyer develops a job on mock data (veil mock), with row access"
+"$B/veil" mock --schema examples/clinic/schema.lua --rows 2000 --seed 7 \
+    --out "$out/mock.csv"
+"$B/veil" run examples/jobs/explore.lua --data "$out/mock.csv" \
+    --schema examples/clinic/schema.lua \
+    --policy examples/clinic/policy_threshold.lua --mock
+echo
+
+echo "== 5. The job runs confined on the real data; only aggregates leave"
+"$B/veil" run examples/jobs/visits.lua --data "$out/clinic.csv" \
+    --schema examples/clinic/schema.lua \
+    --policy examples/clinic/policy_threshold.lua
+echo
+
+echo "== 6. A malformed file is refused with its line, column and text"
 printf 'patient_id,name,id_number,phone,email,sex,birth_date,postal_code,visit_date,diagnosis,cost,readmitted,notes\n' > "$out/bad.csv"
 sed -n 2,3p "$out/clinic.csv" >> "$out/bad.csv"
 printf 'P9,x,x,x,,M,1980-02-30,100010,2024-01-01,J45,12.50,false,\n' >> "$out/bad.csv"

@@ -881,7 +881,7 @@ rt_pack_agg(struct rt_ctx *c, struct agg *a, msgpack_packer *pk)
 	uint64_t run_rows = 0, run_groups = 0, max_rows = 0, max_groups = 0;
 	uint64_t units_total = 0;
 	int k = 0, declared = 0, isnull, rv = -1, nfields, keys, e;
-	double x;
+	double x, gscale;
 
 	memset(&g, 0, sizeof(g));
 	g.keys_ref = LUA_NOREF;
@@ -911,6 +911,7 @@ rt_pack_agg(struct rt_ctx *c, struct agg *a, msgpack_packer *pk)
 	}
 	if (a->op == A_SUM || a->op == A_MEAN)
 		k = grid_bits(c, a);
+	gscale = ldexp(1.0, k);
 	if ((a->op == A_COUNT || a->op == A_SUM || a->op == A_MEAN) &&
 	    (!a->has_col || !a->col.derived)) {
 		fast_values(c, a, n, &g, acc, k);
@@ -947,7 +948,7 @@ rt_pack_agg(struct rt_ctx *c, struct agg *a, msgpack_packer *pk)
 		case A_SUM:
 		case A_MEAN:
 			x = x < a->lo ? a->lo : x > a->hi ? a->hi : x;
-			acc[gi].sum += (i128)llrint(ldexp(x, k));
+			acc[gi].sum += (i128)to_grid(x, gscale);
 			break;
 		case A_QUANTILE:
 			x = x < a->lo ? a->lo : x > a->hi ? a->hi : x;
