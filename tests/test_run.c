@@ -244,6 +244,31 @@ test_mock_round_trip(void **state)
 	lacks("rows seen");
 }
 
+/* The README's examples run as shown. */
+static void
+test_examples_run(void **state)
+{
+	char cwd[1024];
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(veil("mock --schema %s/examples/clinic/schema.lua "
+	    "--rows 3000 --seed 3 --out clinic_mock.csv", cwd), 0);
+	assert_int_equal(veil("run %s/examples/jobs/api_tour.lua --data "
+	    "clinic_mock.csv --schema %s/examples/clinic/schema.lua --policy "
+	    "%s/examples/clinic/policy_threshold.lua --json", cwd, cwd, cwd), 0);
+	has("\"ratio_sum\":{\"op\":\"sum\"");
+	has("\"cost_sex\":{\"op\":\"mean\"");
+	assert_int_equal(veil("run %s/examples/jobs/visits.lua --data "
+	    "clinic_mock.csv --schema %s/examples/clinic/schema.lua --policy "
+	    "%s/examples/clinic/policy_threshold.lua", cwd, cwd, cwd), 0);
+	has("by_diag");
+	assert_int_equal(veil("run %s/examples/jobs/explore.lua --data "
+	    "clinic_mock.csv --schema %s/examples/clinic/schema.lua --policy "
+	    "%s/examples/clinic/policy_threshold.lua --mock", cwd, cwd, cwd), 0);
+	has("rows\t3000");
+}
+
 int
 main(void)
 {
@@ -253,6 +278,7 @@ main(void)
 		cmocka_unit_test(test_identifiers_are_gone),
 		cmocka_unit_test(test_refusals_and_failures),
 		cmocka_unit_test(test_mock_round_trip),
+		cmocka_unit_test(test_examples_run),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
