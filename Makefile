@@ -27,7 +27,8 @@ RUNTIME_O = $(addprefix $(B)/runtime/, luastate.o bound.o rowfn.o dataset.o \
 	   eval.o job.o)
 CLI_O	 = $(addprefix $(B)/cli/, veil.o inspect.o mock.o run.o)
 ANON_O	 = $(addprefix $(B)/anonymize/, identifiers.o)
-POLICY_O = $(addprefix $(B)/policies/, policy.o release.o)
+POLICY_O = $(addprefix $(B)/policies/, policy.o release.o sampler.o dp.o \
+	   ledger.o)
 LIB_O	 = $(COMMON_O) $(ANON_O) $(POLICY_O) $(SANDBOX_O) $(RUNTIME_O)
 WORKER_O = $(B)/sandbox/worker.o $(RUNTIME_O) $(SANDBOX_O) $(COMMON_O)
 WORKER_LIBS = $(shell pkg-config --libs lua5.4 msgpack) -lm

@@ -16,6 +16,8 @@
 
 #include "cli.h"
 #include "confine.h"
+#include "dp.h"
+#include "ledger.h"
 #include "frame.h"
 #include "identifiers.h"
 #include "jsonw.h"
@@ -29,7 +31,9 @@
 
 static const char usage_text[] =
     "usage: veil run JOB.lua --data DATA.csv --schema SCHEMA.lua "
-    "[--policy POLICY.lua] [--mock] [--json]\n";
+    "[--policy POLICY.lua]\n"
+    "                [--epsilon E] [--ledger FILE] [--buyer NAME] [--mock] "
+    "[--json]\n";
 
 int
 cli_worker_path(char *buf, size_t len)
@@ -73,8 +77,7 @@ pack_job(msgpack_sbuffer *sb, const char *src, size_t len,
     const struct policy *p, int mock)
 {
 	msgpack_packer pk;
-	static const char *const modes[] = { "dp", "threshold", "none",
-	    "none" };
+	static const char *const modes[] = { "dp", "threshold", "none" };
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 7);
@@ -170,6 +173,10 @@ print_human(const char *job, const char *data, const msgpack_object *rel,
 		if (by != NULL && by->type == MSGPACK_OBJECT_STR)
 			printf(" by %.*s", (int)by->via.str.size,
 			    by->via.str.ptr);
+		if ((v = frame_get(r, "epsilon")) != NULL &&
+		    v->type == MSGPACK_OBJECT_STR)
+			printf("  [epsilon %.*s]", (int)v->via.str.size,
+			    v->via.str.ptr);
 		if ((by == NULL || by->type == MSGPACK_OBJECT_NIL) &&
 		    groups->via.array.size == 1 &&
 		    (v = frame_get(&groups->via.array.ptr[0], "value")) !=
@@ -204,6 +211,14 @@ print_human(const char *job, const char *data, const msgpack_object *rel,
 				printf("\n");
 			}
 		}
+		if ((v = frame_get(r, "mechanism")) != NULL &&
+		    v->type == MSGPACK_OBJECT_STR)
+			printf("    (%.*s)\n", (int)v->via.str.size,
+			    v->via.str.ptr);
+		if ((v = frame_get(r, "selection")) != NULL &&
+		    v->type == MSGPACK_OBJECT_STR)
+			printf("    (%.*s)\n", (int)v->via.str.size,
+			    v->via.str.ptr);
 		if (frame_get_uint(r, "suppressed", &supp) == 0 && supp > 0 &&
 		    frame_get_uint(r, "k", &k) == 0)
 			printf("    (%llu suppressed: fewer than %llu distinct "
@@ -243,6 +258,9 @@ cmd_run(int argc, char **argv)
 		{ "policy",	required_argument, NULL, 'p' },
 		{ "json",	no_argument,	   NULL, 'j' },
 		{ "mock",	no_argument,	   NULL, 'm' },
+		{ "epsilon",	required_argument, NULL, 'e' },
+		{ "ledger",	required_argument, NULL, 'l' },
+		{ "buyer",	required_argument, NULL, 'b' },
 		CLI_CSV_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -258,6 +276,13 @@ cmd_run(int argc, char **argv)
 	msgpack_unpacked up;
 	unsigned char key[ANON_KEY_LEN];
 	const char *data = NULL, *schema = NULL, *policy = NULL, *jobpath;
+	const char *ledger_path = NULL, *buyer = "local";
+	struct ledger *led = NULL;
+	struct sampler *smp = NULL;
+	struct dp_params dpp;
+	int64_t eps_job = 0, per_job, total, buyer_total, ds_left = -1;
+	int64_t buyer_left = -1;
+	char ebuf[32], lbuf[32], bbuf[32];
 	char worker[PATH_MAX], *src = NULL, *framed = NULL;
 	const void *tabs[1];
 	void *abuf = NULL;
@@ -285,6 +310,21 @@ cmd_run(int argc, char **argv)
 			break;
 		case 'm':
 			mock = 1;
+			break;
+		case 'e':
+			if (ledger_parse(optarg, &eps_job) != 0 ||
+			    eps_job <= 0) {
+				fprintf(stderr, "veil: --epsilon: expected a "
+				    "positive decimal such as 0.5, got \"%s\"\n",
+				    optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'l':
+			ledger_path = optarg;
+			break;
+		case 'b':
+			buyer = optarg;
 			break;
 		default:
 			if ((r = cli_csv_option(ch, optarg, &opts)) == 1)
@@ -322,12 +362,39 @@ cmd_run(int argc, char **argv)
 		    "(%d) raised the policy's minimums\n",
 		    schema_level(d.schema));
 	if (p->mode == POLICY_DP) {
-		fprintf(stderr, "veil: policy %s asks for differential privacy "
-		    "(mode \"dp\"), and this build's release engine does not "
-		    "add noise yet; use a policy with mode = \"threshold\" or "
-		    "\"none\"\n", p->path);
-		rc = EXIT_REFUSED;
-		goto out;
+		/* The budget is charged before the job runs: a failing job
+		 * pays too, so failures cannot be used for free. */
+		if (ledger_parse(p->eps_job, &per_job) != 0 ||
+		    ledger_parse(p->eps_total, &total) != 0 ||
+		    ledger_parse(p->eps_buyer, &buyer_total) != 0) {
+			fprintf(stderr, "veil: %s: epsilon finer than 1e-9\n",
+			    p->path);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		if (eps_job == 0)
+			eps_job = per_job;
+		if (eps_job > per_job) {
+			ledger_format(eps_job, ebuf, sizeof(ebuf));
+			fprintf(stderr, "veil: --epsilon %s exceeds the policy's "
+			    "%s per job\n", ebuf, p->eps_job);
+			rc = EXIT_REFUSED;
+			goto out;
+		}
+		if (ledger_path != NULL) {
+			if ((led = ledger_open(ledger_path, &err)) == NULL) {
+				fprintf(stderr, "veil: %s\n", err.msg);
+				goto out;
+			}
+			if ((r = ledger_charge(led, d.schema->name, buyer, total,
+			    buyer_total, eps_job, jobpath, &ds_left,
+			    &buyer_left, &err)) != 0) {
+				fprintf(stderr, "veil: %s\n", err.msg);
+				rc = r == VEIL_E_REFUSED ? EXIT_REFUSED :
+				    EXIT_INTERNAL;
+				goto out;
+			}
+		}
 	}
 	if (p->mode == POLICY_EXPORT) {
 		fprintf(stderr, "veil: policy %s is an export policy: jobs do "
@@ -390,10 +457,21 @@ cmd_run(int argc, char **argv)
 	if (out.log_len > 0 && (mock || p->mode == POLICY_NONE))
 		fprintf(stderr, "%s", out.log);
 	msgpack_packer_init(&rpk, &rel, msgpack_sbuffer_write);
-	if (release_results(out.results, p, &rpk, &err) != 0 ||
-	    frame_unpack(rel.data, rel.size, &up, &err) != 0) {
+	if (p->mode == POLICY_DP) {
+		if ((smp = sampler_new()) == NULL)
+			goto out;
+		memset(&dpp, 0, sizeof(dpp));
+		dpp.eps_job = eps_job;
+		dpp.delta = p->delta;
+		dpp.noise = p->noise;
+		dpp.m = p->max_rows_per_unit;
+		dpp.smp = smp;
+		r = dp_release(out.results, &dpp, &rpk, &err);
+	} else
+		r = release_results(out.results, p, &rpk, &err);
+	if (r != 0 || frame_unpack(rel.data, rel.size, &up, &err) != 0) {
 		fprintf(stderr, "veil: %s\n", err.msg);
-		rc = EXIT_JOB;
+		rc = r == VEIL_E_REFUSED ? EXIT_REFUSED : EXIT_JOB;
 		goto out;
 	}
 	if (json) {
@@ -407,16 +485,42 @@ cmd_run(int argc, char **argv)
 		jsonw_msgpack(stdout, &up.data);
 		printf(",\"stats\":");
 		jsonw_msgpack(stdout, frame_get(&out.frame.data, "stats"));
+		if (p->mode == POLICY_DP) {
+			ledger_format(eps_job, ebuf, sizeof(ebuf));
+			printf(",\"epsilon\":\"%s\",\"budget\":", ebuf);
+			if (led != NULL) {
+				ledger_format(ds_left, lbuf, sizeof(lbuf));
+				ledger_format(buyer_left, bbuf, sizeof(bbuf));
+				printf("{\"dataset_left\":\"%s\","
+				    "\"buyer_left\":\"%s\"}", lbuf, bbuf);
+			} else
+				printf("null");
+		}
 		printf("}\n");
 	} else {
 		print_human(jobpath, data, &up.data, &out, p, mock);
 		print_stats(&out);
+		if (p->mode == POLICY_DP) {
+			ledger_format(eps_job, ebuf, sizeof(ebuf));
+			printf("privacy: this job spent epsilon %s", ebuf);
+			if (led != NULL) {
+				ledger_format(ds_left, lbuf, sizeof(lbuf));
+				ledger_format(buyer_left, bbuf, sizeof(bbuf));
+				printf("; left: %s for data set '%s', %s for "
+				    "buyer '%s'\n", lbuf, d.schema->name, bbuf,
+				    buyer);
+			} else
+				printf(" (no ledger: budgets are tracked with "
+				    "--ledger FILE)\n");
+		}
 	}
 	rc = EXIT_OK;
  out:
 	if (have_out)
 		spawner_outcome_free(&out);
 	spawner_free(sp);
+	sampler_free(smp);
+	ledger_close(led);
 	msgpack_unpacked_destroy(&up);
 	msgpack_sbuffer_destroy(&job);
 	msgpack_sbuffer_destroy(&rel);

@@ -22,6 +22,7 @@ static const char *const errtab[] = {
 	"value out of range",
 	"Lua evaluation error",
 	"not found",
+	"refused by policy",
 };
 
 const char *

@@ -24,7 +24,8 @@
 #define VEIL_E_RANGE		-10	/* a value is outside its declared range */
 #define VEIL_E_LUA		-11	/* a Lua data file failed to evaluate */
 #define VEIL_E_NOTFOUND		-12	/* a named thing does not exist */
-#define VEIL_E_MAX		12
+#define VEIL_E_REFUSED		-13	/* refused by policy (budget, mode) */
+#define VEIL_E_MAX		13
 
 #define VEIL_ERR_MSGLEN		512
 

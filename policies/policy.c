@@ -93,8 +93,10 @@ policy_defaults(struct policy *p)
 	p->wall_ms = 30000;
 	p->output_kb = 64;
 	p->expires = INT32_MAX;
+	p->epsilon_buyer = p->epsilon_total;
 	shortest(p->epsilon_per_job, p->eps_job, sizeof(p->eps_job));
 	shortest(p->epsilon_total, p->eps_total, sizeof(p->eps_total));
+	shortest(p->epsilon_buyer, p->eps_buyer, sizeof(p->eps_buyer));
 	shortest(p->delta, p->delta_s, sizeof(p->delta_s));
 }
 
@@ -197,7 +199,8 @@ get_list(struct pctx *c, int idx, const char *key, char ***outp,
 static int
 parse_epsilon(struct pctx *c, struct policy *p)
 {
-	static const char *const keys[] = { "per_job", "total", NULL };
+	static const char *const keys[] = { "per_job", "total", "per_buyer",
+	    NULL };
 	lua_State *L = c->L;
 	int r;
 
@@ -217,11 +220,22 @@ parse_epsilon(struct pctx *c, struct policy *p)
 	lua_pop(L, 1);
 	if (r != 0)
 		return r;
+	p->epsilon_buyer = p->epsilon_total;
+	lua_getfield(L, -1, "per_buyer");
+	r = lua_isnil(L, -1) ? 0 : get_num(c, -1, "epsilon.per_buyer", 1e-6,
+	    1000, &p->epsilon_buyer);
+	lua_pop(L, 1);
+	if (r != 0)
+		return r;
 	if (p->epsilon_per_job > p->epsilon_total)
 		return perr(c, "epsilon: per_job (%g) exceeds total (%g)",
 		    p->epsilon_per_job, p->epsilon_total);
+	if (p->epsilon_buyer > p->epsilon_total)
+		return perr(c, "epsilon: per_buyer (%g) exceeds total (%g)",
+		    p->epsilon_buyer, p->epsilon_total);
 	shortest(p->epsilon_per_job, p->eps_job, sizeof(p->eps_job));
 	shortest(p->epsilon_total, p->eps_total, sizeof(p->eps_total));
+	shortest(p->epsilon_buyer, p->eps_buyer, sizeof(p->eps_buyer));
 	return 0;
 }
 
@@ -491,6 +505,10 @@ policy_apply_level(struct policy *p, int level)
 	if (p->epsilon_total > levels[level].eps_total && ++n) {
 		p->epsilon_total = levels[level].eps_total;
 		shortest(p->epsilon_total, p->eps_total, sizeof(p->eps_total));
+	}
+	if (p->epsilon_buyer > p->epsilon_total) {
+		p->epsilon_buyer = p->epsilon_total;
+		shortest(p->epsilon_buyer, p->eps_buyer, sizeof(p->eps_buyer));
 	}
 	if (p->delta > levels[level].delta && ++n) {
 		p->delta = levels[level].delta;

@@ -29,8 +29,8 @@ struct policy {
 	enum policy_mode mode;
 	enum policy_noise noise;
 	/* epsilon as written: exact decimal strings, and as doubles */
-	char		 eps_job[32], eps_total[32], delta_s[32];
-	double		 epsilon_per_job, epsilon_total, delta;
+	char		 eps_job[32], eps_total[32], eps_buyer[32], delta_s[32];
+	double		 epsilon_per_job, epsilon_total, epsilon_buyer, delta;
 	uint32_t	 max_rows_per_unit;
 	uint32_t	 k, l;
 	double		 t;		/* t-closeness; 0: not required */
