@@ -34,9 +34,9 @@ WORKER_O = $(B)/sandbox/worker.o $(RUNTIME_O) $(SANDBOX_O) $(COMMON_O)
 WORKER_LIBS = $(shell pkg-config --libs lua5.4 msgpack) -lm
 
 PROGS	 = $(B)/veil $(B)/veil-worker $(B)/clinic-gen
-UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic frame sandbox mock run runtime jobsec
+UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic frame sandbox mock run runtime jobsec sampler dp ledger policy
 TESTS	 = $(addprefix $(B)/tests/test_, $(UNIT))
-FUZZ	 = csv schema table frame
+FUZZ	 = csv schema table frame policy
 REPLAY	 = $(addprefix $(B)/tests/replay_, $(FUZZ))
 BENCH	 = $(B)/bench/bench_ingest $(B)/bench/bench_spawn \
 	   $(B)/bench/bench_runtime

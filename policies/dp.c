@@ -90,21 +90,35 @@ pack_cstr(msgpack_packer *pk, const char *s)
 	frame_pack_cstr(pk, s);
 }
 
+/*
+ * What a release did, in words a reviewer can check: the mechanism, the
+ * sensitivity it assumed (in the released unit), and its budget.
+ */
 static void
-mechanism(msgpack_packer *pk, const struct noise *nz, const char *unit)
+mechanism(msgpack_packer *pk, const struct noise *nz, const char *op,
+    double lo, double hi)
 {
-	char buf[160];
-	char e[32];
+	char buf[256], sens[96], e[32];
+	double m = nz->p->m, b = fmax(fabs(lo), fabs(hi));
+	const char *how;
 
 	ledger_format(nz->eps, e, sizeof(e));
-	if (nz->p->noise == POLICY_LAPLACE)
-		snprintf(buf, sizeof(buf), "discrete Laplace, scale %llu/%s "
-		    "%s", (unsigned long long)nz->delta1, e, unit);
+	if (strcmp(op, "sum") == 0 || strcmp(op, "mean") == 0)
+		snprintf(sens, sizeof(sens), "sensitivity %g = %g rows x "
+		    "|bound| %g", m * b, m, b);
 	else
-		snprintf(buf, sizeof(buf), "discrete Gaussian, sigma^2 = "
-		    "%llu^2/(2 rho), rho = %.9g %s",
-		    (unsigned long long)nz->delta1,
-		    (double)nz->rho_num / (double)nz->rho_den, unit);
+		snprintf(sens, sizeof(sens), "sensitivity %g rows", m);
+	how = strcmp(op, "mean") == 0 ? "; noisy sum / noisy count, each "
+	    "with half" : strcmp(op, "quantile") == 0 ? "; noisy binary "
+	    "search over 256 bins, 9 queries of a ninth each" :
+	    strcmp(op, "histogram") == 0 ? "; every bin" : "";
+	if (nz->p->noise == POLICY_LAPLACE)
+		snprintf(buf, sizeof(buf), "discrete Laplace, %s, epsilon %s%s",
+		    sens, e, how);
+	else
+		snprintf(buf, sizeof(buf), "discrete Gaussian (zCDP), %s, "
+		    "rho %.6g from epsilon %s%s", sens,
+		    (double)nz->rho_num / (double)nz->rho_den, e, how);
 	pack_cstr(pk, buf);
 }
 
@@ -448,8 +462,7 @@ release_one(struct rel *r, const struct dp_params *p, msgpack_packer *pk,
 	} else
 		pack_cstr(pk, "0");
 	pack_cstr(pk, "mechanism");
-	mechanism(pk, &nz, strcmp(r->op, "sum") == 0 ||
-	    strcmp(r->op, "mean") == 0 ? "(grid units)" : "(rows)");
+	mechanism(pk, &nz, r->op, lo, hi);
 	if (!declared) {
 		pack_cstr(pk, "selection");
 		snprintf(buf, sizeof(buf), "keys with noisy distinct units >= "

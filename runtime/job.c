@@ -83,11 +83,9 @@ collect(lua_State *L, struct named *out, int *np, char *msg, size_t msglen)
 		    luaL_typename(L, res));
 	lua_pushnil(L);
 	while (lua_next(L, res) != 0) {
-		if (lua_type(L, -2) != LUA_TSTRING) {
-			lua_pop(L, 2);
+		if (lua_type(L, -2) != LUA_TSTRING)
 			return fail(msg, msglen, RT_RESULT, "result keys must be "
-			    "names (strings), not %s", luaL_typename(L, -1));
-		}
+			    "names (strings), not %ss", luaL_typename(L, -2));
 		if (luaL_testudata(L, -1, RT_AGG) == NULL)
 			return fail(msg, msglen, RT_RESULT, "result '%s' is a "
 			    "%s; return aggregations such as t:count()",

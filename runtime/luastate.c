@@ -139,13 +139,25 @@ ro_len(lua_State *L)
 	return 1;
 }
 
+/* next() over the hidden table, which never leaves this closure. */
+static int
+ro_next(lua_State *L)
+{
+	lua_settop(L, 2);
+	if (lua_next(L, lua_upvalueindex(1)) == 0) {
+		lua_pushnil(L);
+		return 1;
+	}
+	return 2;
+}
+
 static int
 ro_pairs(lua_State *L)
 {
-	lua_getglobal(L, "next");	/* the real next, from the registry's _G */
 	lua_getmetatable(L, 1);
 	lua_getfield(L, -1, "__index");
-	lua_remove(L, -2);
+	lua_pushcclosure(L, ro_next, 1);
+	lua_pushvalue(L, 1);	/* the proxy as state: it is read-only */
 	lua_pushnil(L);
 	return 3;
 }
@@ -167,6 +179,26 @@ luastate_freeze(lua_State *L, int idx)
 	lua_pushboolean(L, 0);
 	lua_setfield(L, -2, "__metatable");
 	lua_setmetatable(L, -2);
+}
+
+/*
+ * setmetatable without finalizers: Lua runs __gc with hooks off, so a
+ * looping finalizer could never be stopped by the CPU cap.
+ */
+static int
+l_setmetatable(lua_State *L)
+{
+	if (lua_type(L, 2) == LUA_TTABLE) {
+		lua_pushliteral(L, "__gc");
+		if (lua_rawget(L, 2) != LUA_TNIL)
+			return luaL_error(L, "finalizers (__gc) are not "
+			    "allowed in jobs");
+		lua_pop(L, 1);
+	}
+	lua_getfield(L, LUA_REGISTRYINDEX, "veil.setmetatable");
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
 }
 
 static int
@@ -248,6 +280,10 @@ build_env(lua_State *L)
 		lua_getfield(L, 1, base_keep[i]);
 		lua_setfield(L, env, base_keep[i]);
 	}
+	lua_getfield(L, 1, "setmetatable");
+	lua_setfield(L, LUA_REGISTRYINDEX, "veil.setmetatable");
+	lua_pushcfunction(L, l_setmetatable);
+	lua_setfield(L, env, "setmetatable");
 	if (st->allow_print) {
 		lua_pushcfunction(L, l_print);
 		lua_setfield(L, env, "print");
@@ -344,9 +380,22 @@ classify(lua_State *L, int status)
 enum lua_fail
 luastate_pcall(lua_State *L, int nargs, int nret)
 {
+	struct lstate *st = lst(L);
 	int status = lua_pcall(L, nargs, nret, 0);
 
+	if (status == LUA_OK && (st->killed || st->job_killed)) {
+		/* a pcall inside swallowed the kill: it still counts */
+		lua_pop(L, nret);
+		lua_pushliteral(L, "cpu limit exceeded");
+		return LF_CPU;
+	}
 	return status == LUA_OK ? LF_OK : classify(L, status);
+}
+
+int
+luastate_killed(lua_State *L)
+{
+	return lst(L)->killed || lst(L)->job_killed;
 }
 
 enum lua_fail

@@ -62,6 +62,8 @@ void		 luastate_disarm(lua_State *);
  */
 void		 luastate_arm_job(lua_State *);
 int		 luastate_job_killed(lua_State *);
+/* Did the current call overrun (even if a pcall inside caught it)? */
+int		 luastate_killed(lua_State *);
 /* Bytes of Lua heap in use, and whether the cap was ever hit. */
 size_t		 luastate_mem_used(lua_State *);
 int		 luastate_mem_hit(lua_State *);

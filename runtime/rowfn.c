@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <lauxlib.h>
+#include <lualib.h>
 
 #include "datefmt.h"
 #include "luastate.h"
@@ -251,8 +252,11 @@ push_rowenv(lua_State *L)
 		lua_getfield(L, -1, keep[i]);
 		lua_setfield(L, env, keep[i]);
 	}
-	/* math without its state: no random, no randomseed */
-	lua_getfield(L, -1, "math");
+	/* math without its state: no random, no randomseed (copied from
+	 * the library itself: the job's math is an empty proxy) */
+	lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+	lua_getfield(L, -1, LUA_MATHLIBNAME);
+	lua_remove(L, -2);
 	lua_newtable(L);
 	lua_pushnil(L);
 	while (lua_next(L, -3) != 0) {
@@ -275,17 +279,17 @@ push_rowenv(lua_State *L)
 	lua_setfield(L, LUA_REGISTRYINDEX, "veil.rowenv");
 }
 
-static void purify(lua_State *L, int fnidx, int visited);
+static void purify(lua_State *L, int fnidx, int visited, int list);
 
 /* Replaces the value at the top by its frozen deep copy. */
 static void
-snapshot(lua_State *L, int visited)
+snapshot(lua_State *L, int visited, int list)
 {
 	int src = lua_gettop(L), copy;
 
 	if (lua_type(L, src) == LUA_TFUNCTION) {
 		if (!lua_iscfunction(L, src))
-			purify(L, src, visited);
+			purify(L, src, visited, list);
 		return;
 	}
 	if (lua_type(L, src) != LUA_TTABLE)
@@ -305,9 +309,9 @@ snapshot(lua_State *L, int visited)
 	lua_rawset(L, visited);
 	lua_pushnil(L);
 	while (lua_next(L, src) != 0) {
-		snapshot(L, visited);
+		snapshot(L, visited, list);
 		lua_pushvalue(L, -2);
-		snapshot(L, visited);
+		snapshot(L, visited, list);
 		lua_insert(L, -2);
 		lua_rawset(L, copy);
 	}
@@ -317,12 +321,16 @@ snapshot(lua_State *L, int visited)
 
 /*
  * Gives every upvalue of the Lua function at fnidx a private cell holding
- * the row environment (for _ENV) or a snapshot of its value.
+ * the row environment (for _ENV) or a snapshot of its value, and appends
+ * (function, index, value) to the restore list at list: every function
+ * reachable from a row function is reset before each row, not only the
+ * row function itself.
  */
 static void
-purify(lua_State *L, int fnidx, int visited)
+purify(lua_State *L, int fnidx, int visited, int list)
 {
 	const char *name;
+	lua_Integer n;
 	int i;
 
 	fnidx = lua_absindex(L, fnidx);
@@ -340,7 +348,14 @@ purify(lua_State *L, int fnidx, int visited)
 			lua_pop(L, 1);
 			push_rowenv(L);
 		} else
-			snapshot(L, visited);
+			snapshot(L, visited, list);
+		n = (lua_Integer)lua_rawlen(L, list);
+		lua_pushvalue(L, fnidx);
+		lua_rawseti(L, list, n + 1);
+		lua_pushinteger(L, i);
+		lua_rawseti(L, list, n + 2);
+		lua_pushvalue(L, -1);
+		lua_rawseti(L, list, n + 3);
 		/* a private cell: a fresh closure's upvalue, joined */
 		lua_getfield(L, LUA_REGISTRYINDEX, "veil.cellmaker");
 		lua_call(L, 0, 1);
@@ -354,7 +369,7 @@ void
 rowfn_prepare(lua_State *L, int fnidx, struct pnode *n, struct rowfn *rf)
 {
 	struct rt_ctx *c = rt_ctx(L);
-	int i, visited;
+	int visited;
 
 	fnidx = lua_absindex(L, fnidx);
 	if (lua_type(L, fnidx) != LUA_TFUNCTION || lua_iscfunction(L, fnidx))
@@ -368,15 +383,12 @@ rowfn_prepare(lua_State *L, int fnidx, struct pnode *n, struct rowfn *rf)
 		lua_setfield(L, LUA_REGISTRYINDEX, "veil.cellmaker");
 	} else
 		lua_pop(L, 1);
+	lua_newtable(L);		/* the restore list */
 	lua_newtable(L);
 	visited = lua_gettop(L);
-	purify(L, fnidx, visited);
+	purify(L, fnidx, visited, visited - 1);
 	lua_pop(L, 1);
-	/* The snapshot to restore before each row. */
-	lua_newtable(L);
-	for (i = 1; lua_getupvalue(L, fnidx, i) != NULL; i++)
-		lua_rawseti(L, -2, i);
-	rf->nup = i - 1;
+	rf->nup = (int)lua_rawlen(L, -1) / 3;
 	rf->snap_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pushvalue(L, fnidx);
 	rf->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -404,20 +416,27 @@ batch_run(lua_State *L)
 {
 	struct batch *b = lua_touserdata(L, 1);
 	struct rowud *u = lua_touserdata(L, 3);
-	int i, nup = b->rf->nup, cap = (int)b->c->job->row_insns;
+	int i, up, nup = b->rf->nup, cap = (int)b->c->job->row_insns;
 	uint32_t row;
 
 	for (; b->pos < b->n; b->pos++) {
 		row = b->sel != NULL ? b->sel[b->pos] : b->pos;
-		for (i = 1; i <= nup; i++) {
-			lua_rawgeti(L, 4, i);
-			lua_setupvalue(L, 2, i);
+		for (i = 0; i < nup; i++) {	/* (fn, index, value) */
+			lua_rawgeti(L, 4, 3 * i + 1);
+			lua_rawgeti(L, 4, 3 * i + 2);
+			up = (int)lua_tointeger(L, -1);
+			lua_pop(L, 1);
+			lua_rawgeti(L, 4, 3 * i + 3);
+			lua_setupvalue(L, -2, up);
+			lua_pop(L, 1);
 		}
 		u->row = row;
 		luastate_arm(L, cap);
 		lua_pushvalue(L, 2);
 		lua_pushvalue(L, 3);
 		lua_call(L, 1, 1);
+		if (luastate_killed(L))	/* a pcall inside caught the cap */
+			luaL_error(L, "cpu limit exceeded");
 		b->cb(b->c, b->pos, row, 1, b->arg);
 	}
 	return 0;

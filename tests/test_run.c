@@ -191,9 +191,27 @@ static void
 test_refusals_and_failures(void **state)
 {
 	(void)state;
-	/* dp is the default, and this build releases no noise yet */
-	assert_int_equal(veil("run job.lua --data d.csv --schema s.lua"), 4);
-	has("differential privacy");
+	/* dp is the default: noisy results with their epsilon */
+	assert_int_equal(veil("run job.lua --data d.csv --schema s.lua"), 0);
+	has("[epsilon 0.25]");		/* 1.0 split over 4 results */
+	has("discrete Laplace");
+	has("this job spent epsilon 1");
+	/* more than the policy allows per job */
+	assert_int_equal(veil("run job.lua --data d.csv --schema s.lua "
+	    "--epsilon 2"), 4);
+	has("exceeds the policy's 1 per job");
+	/* the ledger: a total of 5 */
+	put("dp5.lua", "return { epsilon = { per_job = 5, total = 5 } }\n");
+	assert_int_equal(veil("run job.lua --data d.csv --schema s.lua "
+	    "--policy dp5.lua --ledger l.db --epsilon 1"), 0);
+	has("left: 4 for data set 't', 4 for buyer 'local'");
+	assert_int_equal(veil("run job.lua --data d.csv --schema s.lua "
+	    "--policy dp5.lua --ledger l.db --epsilon 4.5 --json"), 4);
+	has("budget exhausted: data set 't' has 4 of its 5 epsilon left, the "
+	    "job needs");
+	assert_int_equal(veil("run job.lua --data d.csv --schema s.lua "
+	    "--policy dp5.lua --ledger l.db --epsilon 1 --json"), 0);
+	has("\"budget\":{\"dataset_left\":\"3\",\"buyer_left\":\"3\"}");
 	assert_int_equal(veil("run job.lua --data d.csv --schema s.lua "
 	    "--policy exp.lua"), 4);
 	has("export");

@@ -1,0 +1,1 @@
+return { epsilon = { per_job = 2, total = 1 } }

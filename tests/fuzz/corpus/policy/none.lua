@@ -1,0 +1,1 @@
+return { mode = 'none', limits = { cpu_ms = 500 } }
