@@ -39,7 +39,7 @@ TESTS	 = $(addprefix $(B)/tests/test_, $(UNIT))
 FUZZ	 = csv schema table frame policy
 REPLAY	 = $(addprefix $(B)/tests/replay_, $(FUZZ))
 BENCH	 = $(B)/bench/bench_ingest $(B)/bench/bench_spawn \
-	   $(B)/bench/bench_runtime
+	   $(B)/bench/bench_runtime $(B)/bench/bench_release
 
 # Quiet by default; `make V=1` prints every command.
 ifeq ($(V),1)
@@ -124,6 +124,7 @@ bench: $(BENCH) $(PROGS)
 	@$(B)/bench/bench_ingest $(B)/clinic-gen
 	@$(B)/bench/bench_spawn $(B)/veil-worker
 	@$(B)/bench/bench_runtime $(B)/veil-worker
+	@$(B)/bench/bench_release
 
 demo: $(PROGS)
 	@sh examples/demo.sh $(B)

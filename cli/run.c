@@ -229,7 +229,7 @@ print_human(const char *job, const char *data, const msgpack_object *rel,
 }
 
 static void
-print_stats(const struct spawner_outcome *out)
+print_stats(const struct spawner_outcome *out, int dp)
 {
 	const msgpack_object *st = frame_get(&out->frame.data, "stats");
 	uint64_t rows = 0, kept = 0, units = 0, err = 0, over = 0;
@@ -246,7 +246,12 @@ print_stats(const struct spawner_outcome *out)
 		printf("; row functions: %llu errors, %llu over their "
 		    "instruction cap (defaults used)",
 		    (unsigned long long)err, (unsigned long long)over);
-	printf("; %.0f ms wall, %.0f ms cpu\n", out->wall_ms, out->cpu_ms);
+	/* Under dp, how long a job took is not shown: time is a channel. */
+	if (dp)
+		printf("\n");
+	else
+		printf("; %.0f ms wall, %.0f ms cpu\n", out->wall_ms,
+		    out->cpu_ms);
 }
 
 int
@@ -499,7 +504,7 @@ cmd_run(int argc, char **argv)
 		printf("}\n");
 	} else {
 		print_human(jobpath, data, &up.data, &out, p, mock);
-		print_stats(&out);
+		print_stats(&out, p->mode == POLICY_DP);
 		if (p->mode == POLICY_DP) {
 			ledger_format(eps_job, ebuf, sizeof(ebuf));
 			printf("privacy: this job spent epsilon %s", ebuf);

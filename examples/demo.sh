@@ -31,12 +31,38 @@ echo "== 4. A buyer develops a job on mock data (veil mock), with row access"
 echo
 
 echo "== 5. The job runs confined on the real data; only aggregates leave"
+echo "   (threshold mode: exact values of groups of at least k patients)"
 "$B/veil" run examples/jobs/visits.lua --data "$out/clinic.csv" \
     --schema examples/clinic/schema.lua \
     --policy examples/clinic/policy_threshold.lua
 echo
 
-echo "== 6. A malformed file is refused with its line, column and text"
+echo "== 6. The same job under differential privacy (the data set's policy),"
+echo "   charged to a budget ledger: noisy values with their epsilon"
+rm -f "$out/ledger.db"
+"$B/veil" run examples/jobs/visits.lua --data "$out/clinic.csv" \
+    --schema examples/clinic/schema.lua \
+    --policy examples/clinic/policy.lua --ledger "$out/ledger.db" \
+    --buyer acme-insurance
+echo
+echo "   ... and again, until the budget is spent:"
+n=0
+while "$B/veil" run examples/jobs/visits.lua --data "$out/clinic.csv" \
+    --schema examples/clinic/schema.lua \
+    --policy examples/clinic/policy.lua --ledger "$out/ledger.db" \
+    --buyer acme-insurance --json > /dev/null 2>&1; do
+	n=$((n + 1))
+done
+echo "   $n more jobs ran; the next one is refused:"
+rc=0
+"$B/veil" run examples/jobs/visits.lua --data "$out/clinic.csv" \
+    --schema examples/clinic/schema.lua \
+    --policy examples/clinic/policy.lua --ledger "$out/ledger.db" \
+    --buyer acme-insurance > /dev/null || rc=$?
+echo "   (exit status $rc: refused by policy)"
+echo
+
+echo "== 7. A malformed file is refused with its line, column and text"
 printf 'patient_id,name,id_number,phone,email,sex,birth_date,postal_code,visit_date,diagnosis,cost,readmitted,notes\n' > "$out/bad.csv"
 sed -n 2,3p "$out/clinic.csv" >> "$out/bad.csv"
 printf 'P9,x,x,x,,M,1980-02-30,100010,2024-01-01,J45,12.50,false,\n' >> "$out/bad.csv"
