@@ -25,8 +25,8 @@ COMMON_O = $(addprefix $(B)/common/, error.o utf8.o table.o table_build.o \
 SANDBOX_O = $(addprefix $(B)/sandbox/, confine.o spawner.o) $(B)/gen/filter_bpf.o
 RUNTIME_O = $(addprefix $(B)/runtime/, luastate.o bound.o rowfn.o dataset.o \
 	   eval.o job.o)
-CLI_O	 = $(addprefix $(B)/cli/, veil.o inspect.o mock.o run.o)
-ANON_O	 = $(addprefix $(B)/anonymize/, identifiers.o)
+CLI_O	 = $(addprefix $(B)/cli/, veil.o inspect.o mock.o run.o anonymize.o)
+ANON_O	 = $(addprefix $(B)/anonymize/, identifiers.o scrub.o kanon.o)
 POLICY_O = $(addprefix $(B)/policies/, policy.o release.o sampler.o dp.o \
 	   ledger.o)
 LIB_O	 = $(COMMON_O) $(ANON_O) $(POLICY_O) $(SANDBOX_O) $(RUNTIME_O)
@@ -34,9 +34,9 @@ WORKER_O = $(B)/sandbox/worker.o $(RUNTIME_O) $(SANDBOX_O) $(COMMON_O)
 WORKER_LIBS = $(shell pkg-config --libs lua5.4 msgpack) -lm
 
 PROGS	 = $(B)/veil $(B)/veil-worker $(B)/clinic-gen
-UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic frame sandbox mock run runtime jobsec sampler dp ledger policy
+UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic frame sandbox mock run runtime jobsec sampler dp ledger policy scrub
 TESTS	 = $(addprefix $(B)/tests/test_, $(UNIT))
-FUZZ	 = csv schema table frame policy
+FUZZ	 = csv schema table frame policy scrub
 REPLAY	 = $(addprefix $(B)/tests/replay_, $(FUZZ))
 BENCH	 = $(B)/bench/bench_ingest $(B)/bench/bench_spawn \
 	   $(B)/bench/bench_runtime $(B)/bench/bench_release

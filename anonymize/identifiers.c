@@ -10,6 +10,7 @@
 
 #include "datefmt.h"
 #include "identifiers.h"
+#include "scrub.h"
 
 int
 anon_pseudonym(const unsigned char *key, size_t keylen, const char *p,
@@ -26,6 +27,36 @@ anon_pseudonym(const unsigned char *key, size_t keylen, const char *p,
 	for (i = 0; i < len; i++)
 		out[i] = hex[(mac[i / 2] >> (i % 2 ? 0 : 4)) & 0x0f];
 	out[len] = '\0';
+	return 0;
+}
+
+int
+anon_shift_days(const unsigned char *key, size_t keylen, const char *unit,
+    size_t n, int window)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE], msg[600];
+	unsigned int maclen = 0, i, ctr;
+	uint32_t span = (uint32_t)window * 2 + 1, lim, v;
+
+	/* HMAC(key, "shift" || counter || unit), 4 bytes at a time, by
+	 * rejection: uniform in [0, span) without modulo bias */
+	lim = UINT32_MAX - UINT32_MAX % span;
+	if (n > sizeof(msg) - 6)
+		n = sizeof(msg) - 6;
+	memcpy(msg, "shift", 5);
+	memcpy(msg + 6, unit, n);
+	for (ctr = 0; ctr < 256; ctr++) {
+		msg[5] = (unsigned char)ctr;
+		if (HMAC(EVP_sha256(), key, (int)keylen, msg, n + 6, mac,
+		    &maclen) == NULL)
+			return 0;
+		for (i = 0; i + 4 <= maclen; i += 4) {
+			v = (uint32_t)mac[i] << 24 | (uint32_t)mac[i + 1] << 16 |
+			    (uint32_t)mac[i + 2] << 8 | mac[i + 3];
+			if (v < lim)
+				return (int)(v % span) - window;
+		}
+	}
 	return 0;
 }
 
@@ -125,6 +156,22 @@ anon_identifiers(const struct table *in, const struct schema *s,
     const unsigned char *key, size_t keylen, void **bufp, size_t *lenp,
     struct veil_err *err)
 {
+	struct anon_stats st;
+
+	return anon_identifiers_stats(in, s, key, keylen, bufp, lenp, &st,
+	    err);
+}
+
+int
+anon_identifiers_stats(const struct table *in, const struct schema *s,
+    const unsigned char *key, size_t keylen, void **bufp, size_t *lenp,
+    struct anon_stats *st, struct veil_err *err)
+{
+	const struct table_colview *uc = NULL;
+	char ubuf[64], *sbuf = NULL;
+	const char *up;
+	size_t ulen, slen = 0;
+	int *shift = NULL;
 	struct table_builder *b = NULL;
 	const struct table_colview *c;
 	const struct schema_column *sc;
@@ -137,6 +184,7 @@ anon_identifiers(const struct table *in, const struct schema *s,
 
 	*bufp = NULL;
 	*lenp = 0;
+	memset(st, 0, sizeof(*st));
 	if (table_ncols(in) != s->ncols)
 		return veil_seterr(err, VEIL_E_INVALID, "anonymize: the table "
 		    "does not follow the schema");
@@ -147,8 +195,10 @@ anon_identifiers(const struct table *in, const struct schema *s,
 		sc = &s->cols[i];
 		c = table_column(in, (unsigned)i);
 		map[i] = -1;
-		if (sc->action == SCHEMA_A_DROP)
+		if (sc->action == SCHEMA_A_DROP) {
+			st->dropped_columns++;
 			continue;
+		}
 		if ((o = table_builder_add_column(b, sc->name,
 		    sc->action == SCHEMA_A_KEEP ? c->type : VEIL_T_STRING,
 		    c->role, c->flags)) < 0) {
@@ -171,15 +221,59 @@ anon_identifiers(const struct table *in, const struct schema *s,
 						maxlen = len;
 				}
 	}
-	if ((out = malloc(maxlen + 80)) == NULL)
+	if ((out = malloc(maxlen + 80)) == NULL ||
+	    (sbuf = malloc(scrub_bound(maxlen) + 1)) == NULL)
 		goto nomem;
+	slen = scrub_bound(maxlen) + 1;
+	/* one date offset per unit (rows without a unit column: per row) */
+	for (i = 0; i < s->ncols; i++)
+		if (s->cols[i].shift_unit)
+			break;
+	if (i < s->ncols) {
+		if ((shift = calloc(n + 1, sizeof(int))) == NULL)
+			goto nomem;
+		if (s->unit_col >= 0)
+			uc = table_column(in, (unsigned)s->unit_col);
+		for (row = 0; row < n; row++) {
+			if (uc != NULL && !table_isnull(uc, row))
+				up = as_text(uc, row, ubuf, sizeof(ubuf), &ulen);
+			else {
+				ulen = (size_t)snprintf(ubuf, sizeof(ubuf),
+				    "@row %llu", (unsigned long long)row);
+				up = ubuf;
+			}
+			shift[row] = anon_shift_days(key, keylen, up, ulen,
+			    s->cols[i].shift_days);
+		}
+	}
 	for (row = 0; row < n; row++)
 		for (i = 0; i < s->ncols; i++) {
 			if (map[i] < 0)
 				continue;
 			sc = &s->cols[i];
 			c = table_column(in, (unsigned)i);
-			if (sc->action == SCHEMA_A_KEEP || table_isnull(c, row)) {
+			if (sc->action == SCHEMA_A_KEEP && sc->scrub &&
+			    !table_isnull(c, row)) {
+				long sl;
+
+				p = table_str(c, row, &len);
+				if ((sl = scrub_text(p, len, sbuf, slen,
+				    st->scrubbed)) < 0) {
+					r = veil_seterr(err, VEIL_E_INTERNAL,
+					    "anonymize: scrub buffer");
+					goto fail;
+				}
+				r = table_builder_string(b, map[i], sbuf,
+				    (size_t)sl);
+			} else if (sc->action == SCHEMA_A_KEEP && sc->shift_unit &&
+			    !table_isnull(c, row)) {
+				int32_t dd = ((const int32_t *)c->data)[row];
+
+				r = table_builder_date(b, map[i], dd +
+				    shift[row]);
+				st->shifted++;
+			} else if (sc->action == SCHEMA_A_KEEP ||
+			    table_isnull(c, row)) {
 				r = copy_value(b, map[i], c, row);
 			} else {
 				p = as_text(c, row, tmp, sizeof(tmp), &len);
@@ -200,9 +294,12 @@ anon_identifiers(const struct table *in, const struct schema *s,
 						goto fail;
 					}
 					len = sc->pseudo_len;
-				} else
+					st->pseudonymized++;
+				} else {
 					len = anon_mask(p, len, sc->mask_prefix,
 					    sc->mask_suffix, out);
+					st->masked++;
+				}
 				r = table_builder_string(b, map[i], out, len);
 			}
 			if (r != 0)
@@ -217,6 +314,8 @@ anon_identifiers(const struct table *in, const struct schema *s,
 		veil_seterr(err, r, "anonymize: %s", veil_strerror(r));
  done:
 	free(out);
+	free(sbuf);
+	free(shift);
 	free(map);
 	table_builder_free(b);
 	return r;

@@ -54,6 +54,7 @@ int	 cli_worker_path(char *buf, size_t len);
 
 int	 cmd_inspect(int argc, char **argv);
 int	 cmd_run(int argc, char **argv);
+int	 cmd_anonymize(int argc, char **argv);
 int	 cmd_mock(int argc, char **argv);
 
 #endif /* VEIL_CLI_H */

@@ -25,6 +25,9 @@ static const struct command {
 	{ "run", cmd_run,
 	  "run JOB.lua --data DATA.csv --schema SCHEMA.lua [--policy POLICY.lua] "
 	  "[--mock] [--json]" },
+	{ "anonymize", cmd_anonymize,
+	  "anonymize --data DATA.csv --schema SCHEMA.lua --policy POLICY.lua "
+	  "--out OUT.csv [--report R.json] [--json]" },
 	{ "mock", cmd_mock,
 	  "mock --schema SCHEMA.lua --rows N [--seed N] [--out FILE]" },
 };

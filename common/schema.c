@@ -37,7 +37,8 @@ static const char *const top_keys[] = {
 };
 static const char *const col_keys[] = {
 	"name", "type", "role", "action", "mask", "length", "range", "values",
-	"hierarchy", "shift", "scrub", "level", "required", "description", NULL
+	"hierarchy", "shift", "shift_days", "scrub", "level", "required",
+	"description", NULL
 };
 static const char *const type_keys[] = {
 	"int", "float", "bool", "category", "string", "date", "text", NULL
@@ -669,6 +670,16 @@ parse_column(struct sctx *c, size_t idx, struct schema_column *col)
 			r = serr(c, "shift: expected \"unit\" (one random "
 			    "offset per privacy unit), got \"%s\"", p);
 		col->shift_unit = r == 0;
+	}
+	lua_pop(L, 1);
+	if (r != 0)
+		return r;
+	col->shift_days = 180;
+	if (lua_getfield(L, -1, "shift_days") != LUA_TNIL) {
+		if (!col->shift_unit)
+			r = serr(c, "shift_days: only with shift = \"unit\"");
+		else if ((r = get_int(c, -1, "shift_days", 1, 3650, &v)) == 0)
+			col->shift_days = (int)v;
 	}
 	lua_pop(L, 1);
 	if (r != 0)

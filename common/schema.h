@@ -40,6 +40,7 @@ struct schema_column {
 	size_t			 nvalues;
 	struct hierarchy	*hier;
 	int			 shift_unit;	/* date: shift per unit */
+	int			 shift_days;	/* ... within +-shift_days */
 	int			 scrub;		/* text: scrub PII */
 	int			 level;		/* classification 0-4 */
 	int			 required;	/* empty field is an error */

@@ -87,6 +87,7 @@ policy_defaults(struct policy *p)
 	p->max_rows_per_unit = 5;
 	p->k = 10;
 	p->l = 2;
+	p->c = 3;
 	p->suppression = 0.02;
 	p->cpu_ms = 10000;
 	p->memory_mb = 512;
@@ -299,7 +300,8 @@ static int
 parse(struct pctx *c, struct policy *p)
 {
 	static const char *const keys[] = { "mode", "noise", "epsilon",
-	    "delta", "max_rows_per_unit", "k", "l", "t", "suppression",
+	    "delta", "max_rows_per_unit", "k", "l", "l_kind", "c", "t",
+	    "suppression",
 	    "buyers", "purposes", "limits", "export", "expires", "price",
 	    "description", NULL };
 	lua_State *L = c->L;
@@ -352,6 +354,23 @@ parse(struct pctx *c, struct policy *p)
 	lua_pop(L, 1);
 	if (lua_getfield(L, 1, "l") != LUA_TNIL &&
 	    (r = get_u32(c, -1, "l", 1, 1000, &p->l)) != 0)
+		return r;
+	lua_pop(L, 1);
+	if (lua_getfield(L, 1, "l_kind") != LUA_TNIL) {
+		s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+		if (strcmp(s, "distinct") == 0)
+			p->l_kind = 0;
+		else if (strcmp(s, "entropy") == 0)
+			p->l_kind = 1;
+		else if (strcmp(s, "recursive") == 0)
+			p->l_kind = 2;
+		else
+			return perr(c, "l_kind: expected \"distinct\", "
+			    "\"entropy\" or \"recursive\"");
+	}
+	lua_pop(L, 1);
+	if (lua_getfield(L, 1, "c") != LUA_TNIL &&
+	    (r = get_num(c, -1, "c", 1e-6, 1e6, &p->c)) != 0)
 		return r;
 	lua_pop(L, 1);
 	if (lua_getfield(L, 1, "t") != LUA_TNIL &&

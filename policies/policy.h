@@ -33,6 +33,8 @@ struct policy {
 	double		 epsilon_per_job, epsilon_total, epsilon_buyer, delta;
 	uint32_t	 max_rows_per_unit;
 	uint32_t	 k, l;
+	int		 l_kind;	/* 0 distinct, 1 entropy, 2 recursive */
+	double		 c;		/* recursive (c, l)-diversity */
 	double		 t;		/* t-closeness; 0: not required */
 	double		 suppression;	/* fraction of rows, export */
 	char		**buyers;

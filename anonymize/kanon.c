@@ -1,0 +1,1286 @@
+/*
+ * kanon.c: optimal full-domain generalization (see kanon.h).
+ *
+ * Each quasi-identifier's values become leaf codes, and every hierarchy
+ * level a map from leaf code to level code. The records collapse into
+ * base classes (distinct leaf tuples with counts); a node (one level per
+ * QI) is evaluated by rolling the classes of a finer node it dominates up
+ * to its levels, so that nodes high in the lattice cost a few hundred
+ * hash inserts. Frequencies of every generalized value over the whole
+ * input are precomputed, which makes non-uniform entropy separable:
+ *
+ *   loss(node) = sum_c sum_rows log2 f_c(gen_c(row)) - log2 f_c(row)
+ *
+ * depends on the levels alone, and so does LM. The search therefore
+ * sorts every node by its loss (ties: height, then level vector) and
+ * evaluates them in that order until the first feasible one, which is
+ * the optimum; nodes that monotonicity already decides are skipped
+ * (k-anonymity and l-diversity only grow with generalization, so the
+ * predecessors of an infeasible node are infeasible too; t-closeness is
+ * not monotone and gets no such pruning).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "datefmt.h"
+#include "hierarchy.h"
+#include "kanon.h"
+
+#define MAX_LEVELS	HIER_MAX_LEVELS
+#define CACHE		32
+
+typedef unsigned __int128 u128;
+
+/* {====== interning strings per level */
+
+struct strtab {
+	char		**s;
+	uint32_t	 n, cap;
+	uint32_t	*ht;		/* code + 1 */
+	uint32_t	 htcap;
+};
+
+static uint64_t
+hstr(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (n-- > 0)
+		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
+	return h ^ (h >> 31);
+}
+
+static int
+strtab_add(struct strtab *t, const char *p, size_t n, uint32_t *codep)
+{
+	uint32_t j, i, *nh;
+	char **ns;
+
+	if (t->n * 2 >= t->htcap) {
+		uint32_t ncap = t->htcap ? t->htcap * 2 : 64;
+
+		if ((nh = calloc(ncap, sizeof(*nh))) == NULL)
+			return -1;
+		for (i = 0; i < t->n; i++) {
+			for (j = (uint32_t)hstr(t->s[i], strlen(t->s[i])) &
+			    (ncap - 1); nh[j] != 0; j = (j + 1) & (ncap - 1))
+				;
+			nh[j] = i + 1;
+		}
+		free(t->ht);
+		t->ht = nh;
+		t->htcap = ncap;
+	}
+	for (j = (uint32_t)hstr(p, n) & (t->htcap - 1); t->ht[j] != 0;
+	    j = (j + 1) & (t->htcap - 1))
+		if (strlen(t->s[t->ht[j] - 1]) == n &&
+		    memcmp(t->s[t->ht[j] - 1], p, n) == 0) {
+			*codep = t->ht[j] - 1;
+			return 0;
+		}
+	if (t->n == t->cap) {
+		uint32_t ncap = t->cap ? t->cap * 2 : 16;
+
+		if ((ns = reallocarray(t->s, ncap, sizeof(*ns))) == NULL)
+			return -1;
+		t->s = ns;
+		t->cap = ncap;
+	}
+	if ((t->s[t->n] = strndup(p, n)) == NULL)
+		return -1;
+	t->ht[j] = t->n + 1;
+	*codep = t->n++;
+	return 0;
+}
+
+static void
+strtab_free(struct strtab *t)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->n; i++)
+		free(t->s[i]);
+	free(t->s);
+	free(t->ht);
+}
+
+/* }====== */
+
+struct kcol {
+	int		 tcol;
+	int		 nlevels;
+	uint32_t	 nleaf;
+	uint32_t	*leaf;		/* per row */
+	uint64_t	*fleaf;		/* per leaf: rows */
+	struct strtab	 lab[MAX_LEVELS];	/* per level: labels = codes */
+	uint32_t	*map[MAX_LEVELS];	/* per level: leaf -> code */
+	double		*logf[MAX_LEVELS];	/* per level: code -> log2 f */
+	double		 lossl[MAX_LEVELS];	/* sum over rows of log2 f */
+	double		 lm[MAX_LEVELS];	/* loss metric contribution */
+	uint64_t	*f[MAX_LEVELS];		/* per level: code -> rows */
+	uint64_t	 rare[MAX_LEVELS];	/* rows in codes rarer than k */
+	int		 bits[MAX_LEVELS];
+};
+
+struct classes {
+	u128		*key;
+	uint32_t	*rep;		/* a row of the class */
+	uint64_t	*count;
+	uint32_t	*hist;		/* nsens per class */
+	uint32_t	 n, cap;
+};
+
+struct cache {
+	int		 used;
+	uint64_t	 node;
+	int		 lv[KANON_MAX_QI];
+	struct classes	 cl;
+	uint64_t	 stamp;
+};
+
+struct kanon {
+	const struct table	*t;
+	uint64_t		 nrows;
+	int			 nq;
+	struct kcol		 q[KANON_MAX_QI];
+	double			 kconst;	/* sum_c sum_rows log2 f(leaf) */
+	struct classes		 base;
+	/* sensitive attribute of the current search */
+	int			 scol;
+	uint32_t		 nsens;
+	uint32_t		*sens;		/* per row: code */
+	double			*sglob;		/* global distribution */
+	int			 sordered;	/* numeric: ordered distance */
+	struct cache		 cache[CACHE];
+	uint64_t		 stamp;
+	/* the roll-up's hash table, reused: a slot is live if its
+	 * generation is the current one, so nothing is cleared */
+	uint32_t		*ht_idx, *ht_gen;
+	uint32_t		 htcap, gen;
+	/* the classes kanon_mark() works on */
+	struct classes		 last;
+};
+
+/* {====== building the quasi-identifiers */
+
+static int
+label_of(const struct table_colview *c, uint64_t r, char *buf, size_t len,
+    const char **pp, size_t *np)
+{
+	switch (c->type) {
+	case VEIL_T_STRING:
+		*pp = table_str(c, r, np);
+		return 0;
+	case VEIL_T_CATEGORY:
+		*pp = table_dict(c, ((const uint32_t *)c->data)[r], np);
+		return 0;
+	case VEIL_T_INT:
+		*np = (size_t)snprintf(buf, len, "%lld",
+		    (long long)((const int64_t *)c->data)[r]);
+		break;
+	case VEIL_T_FLOAT:
+		*np = (size_t)snprintf(buf, len, "%.17g",
+		    ((const double *)c->data)[r]);
+		break;
+	case VEIL_T_DATE:
+		datefmt_format(((const int32_t *)c->data)[r], buf);
+		*np = DATEFMT_LEN;
+		break;
+	case VEIL_T_BOOL:
+		*np = (size_t)snprintf(buf, len, "%s",
+		    ((const uint8_t *)c->data)[r] ? "true" : "false");
+		break;
+	}
+	*pp = buf;
+	return 0;
+}
+
+static double
+num_of(const struct table_colview *c, uint64_t r)
+{
+	switch (c->type) {
+	case VEIL_T_INT:	return (double)((const int64_t *)c->data)[r];
+	case VEIL_T_FLOAT:	return ((const double *)c->data)[r];
+	case VEIL_T_DATE:	return ((const int32_t *)c->data)[r];
+	case VEIL_T_BOOL:	return ((const uint8_t *)c->data)[r];
+	default:		return 0;
+	}
+}
+
+/* The label of a leaf at a level, for the generated hierarchy kinds. */
+static int
+gen_label(const struct schema_column *sc, const struct table_colview *c,
+    uint64_t r, int lv, int nlev, char *buf, size_t len,
+    const char **pp, size_t *np)
+{
+	const struct hierarchy *h = sc->hier;
+	char tmp[64];
+	const char *v;
+	size_t vn, i, k, cps;
+	double x, w, a, anchor;
+	int y, m, d;
+
+	if (lv == nlev - 1) {
+		*pp = "*";
+		*np = 1;
+		return 0;
+	}
+	if (table_isnull(c, r)) {
+		*pp = "";
+		*np = 0;
+		return 0;
+	}
+	if (lv == 0 || h == NULL)
+		return label_of(c, r, buf, len, pp, np);
+	switch (hierarchy_kind(h)) {
+	case HIER_TABLE: {
+		long row;
+
+		label_of(c, r, tmp, sizeof(tmp), &v, &vn);
+		if ((row = hierarchy_find(h, v, vn)) < 0)
+			return -1;
+		*pp = hierarchy_cell(h, (size_t)row, lv, np);
+		return 0;
+	}
+	case HIER_INTERVAL: {
+		const double *ws = hierarchy_widths(h, &k);
+
+		w = ws[lv - 1];
+		x = num_of(c, r);
+		anchor = sc->has_range ? sc->flo : 0;
+		a = anchor + floor((x - anchor) / w) * w;
+		*np = (size_t)snprintf(buf, len, "[%.10g, %.10g)", a, a + w);
+		*pp = buf;
+		return 0;
+	}
+	case HIER_MASK: {
+		const int64_t *ms = hierarchy_masks(h, &k);
+
+		label_of(c, r, tmp, sizeof(tmp), &v, &vn);
+		for (cps = 0, i = 0; i < vn; i++)
+			cps += ((unsigned char)v[i] & 0xc0) != 0x80;
+		m = (int)ms[lv - 1];
+		/* keep the first cps - m code points, then m stars */
+		for (k = 0, i = 0; i < vn && len > 8; i++) {
+			if (((unsigned char)v[i] & 0xc0) != 0x80)
+				k++;
+			if ((int64_t)k <= (int64_t)cps - m) {
+				if (i + 1 >= len - 8)
+					break;
+				buf[i] = v[i];
+			} else
+				break;
+		}
+		vn = i;
+		for (k = 0; k < (size_t)(m < (int)cps ? m : (int)cps) &&
+		    vn + 1 < len; k++)
+			buf[vn++] = '*';
+		buf[vn] = '\0';
+		*pp = buf;
+		*np = vn;
+		return 0;
+	}
+	case HIER_DATE: {
+		const enum hier_date *ds = hierarchy_dates(h, &k);
+
+		datefmt_civil(((const int32_t *)c->data)[r], &y, &m, &d);
+		switch (ds[lv - 1]) {
+		case HIER_D_MONTH:
+			*np = (size_t)snprintf(buf, len, "%04d-%02d", y, m);
+			break;
+		case HIER_D_QUARTER:
+			*np = (size_t)snprintf(buf, len, "%04d-Q%d", y,
+			    (m - 1) / 3 + 1);
+			break;
+		case HIER_D_YEAR:
+			*np = (size_t)snprintf(buf, len, "%04d", y);
+			break;
+		default:
+			*np = (size_t)snprintf(buf, len, "%03ds", y / 10);
+			break;
+		}
+		*pp = buf;
+		return 0;
+	}
+	}
+	return -1;
+}
+
+static int
+bits_for(uint32_t n)
+{
+	int b = 1;
+
+	while (b < 32 && ((uint32_t)1 << b) < n)
+		b++;
+	return b;
+}
+
+static int
+build_col(struct kanon *k, const struct schema *s, int col, struct kcol *q,
+    struct veil_err *err)
+{
+	const struct schema_column *sc = &s->cols[col];
+	const struct table_colview *c = table_column(k->t, (unsigned)col);
+	struct strtab leaves;
+	uint32_t *first = NULL, code, lf;
+	uint64_t r;
+	char buf[256];
+	const char *p;
+	size_t n;
+	int lv, rv = -1;
+
+	memset(&leaves, 0, sizeof(leaves));
+	q->tcol = col;
+	q->nlevels = sc->hier != NULL ? hierarchy_nlevels(sc->hier) : 2;
+	if (q->nlevels > MAX_LEVELS)
+		return veil_seterr(err, VEIL_E_SCHEMA, "column %s: too many "
+		    "levels", sc->name);
+	if ((q->leaf = calloc(k->nrows + 1, sizeof(uint32_t))) == NULL)
+		goto nomem;
+	/* leaves: distinct values (null is the empty label) */
+	for (r = 0; r < k->nrows; r++) {
+		if (table_isnull(c, r)) {
+			p = "\\1null";
+			n = 5;
+		} else
+			label_of(c, r, buf, sizeof(buf), &p, &n);
+		if (strtab_add(&leaves, p, n, &q->leaf[r]) != 0)
+			goto nomem;
+	}
+	q->nleaf = leaves.n;
+	if ((q->fleaf = calloc(q->nleaf + 1, sizeof(uint64_t))) == NULL ||
+	    (first = calloc(q->nleaf + 1, sizeof(uint32_t))) == NULL)
+		goto nomem;
+	for (r = 0; r < k->nrows; r++) {
+		if (q->fleaf[q->leaf[r]]++ == 0)
+			first[q->leaf[r]] = (uint32_t)r;
+	}
+	for (lv = 0; lv < q->nlevels; lv++) {
+		double *f;
+
+		if ((q->map[lv] = calloc(q->nleaf + 1, sizeof(uint32_t))) ==
+		    NULL)
+			goto nomem;
+		for (lf = 0; lf < q->nleaf; lf++) {
+			if (gen_label(sc, c, first[lf], lv, q->nlevels, buf,
+			    sizeof(buf), &p, &n) != 0) {
+				rv = veil_seterr(err, VEIL_E_SCHEMA, "column %s: "
+				    "a value has no place in its hierarchy",
+				    sc->name);
+				goto out;
+			}
+			if (strtab_add(&q->lab[lv], p, n, &code) != 0)
+				goto nomem;
+			q->map[lv][lf] = code;
+		}
+		if ((f = calloc(q->lab[lv].n + 1, sizeof(double))) == NULL)
+			goto nomem;
+		for (lf = 0; lf < q->nleaf; lf++)
+			f[q->map[lv][lf]] += (double)q->fleaf[lf];
+		if ((q->f[lv] = calloc(q->lab[lv].n + 1, sizeof(uint64_t))) ==
+		    NULL) {
+			free(f);
+			goto nomem;
+		}
+		for (code = 0; code < q->lab[lv].n; code++)
+			q->f[lv][code] = (uint64_t)f[code];
+		q->lossl[lv] = 0;
+		for (lf = 0; lf < q->nleaf; lf++)
+			q->lossl[lv] += (double)q->fleaf[lf] *
+			    log2(f[q->map[lv][lf]]);
+		/* LM: (|leaves under the value| - 1) / (|leaves| - 1) */
+		q->lm[lv] = 0;
+		for (lf = 0; lf < q->nleaf && q->nleaf > 1; lf++) {
+			double under = 0;
+			uint32_t o;
+
+			for (o = 0; o < q->nleaf; o++)
+				under += q->map[lv][o] == q->map[lv][lf];
+			q->lm[lv] += (double)q->fleaf[lf] * (under - 1) /
+			    (double)(q->nleaf - 1);
+		}
+		for (code = 0; code < q->lab[lv].n; code++)
+			f[code] = log2(f[code]);
+		q->logf[lv] = f;
+		q->bits[lv] = bits_for(q->lab[lv].n);
+	}
+	rv = 0;
+	goto out;
+ nomem:
+	rv = veil_seterr(err, VEIL_E_NOMEM, "anonymize: out of memory");
+ out:
+	strtab_free(&leaves);
+	free(first);
+	return rv;
+}
+
+/* }====== */
+
+/* {====== classes */
+
+static void
+classes_free(struct classes *cl)
+{
+	free(cl->key);
+	free(cl->rep);
+	free(cl->count);
+	free(cl->hist);
+	memset(cl, 0, sizeof(*cl));
+}
+
+static int
+classes_reserve(struct classes *cl, uint32_t n, uint32_t nsens)
+{
+	if (n <= cl->cap)
+		return 0;
+	classes_free(cl);
+	if ((cl->key = calloc(n, sizeof(u128))) == NULL ||
+	    (cl->rep = calloc(n, sizeof(uint32_t))) == NULL ||
+	    (cl->count = calloc(n, sizeof(uint64_t))) == NULL ||
+	    (nsens > 0 && (cl->hist = calloc((size_t)n * nsens,
+	    sizeof(uint32_t))) == NULL))
+		return -1;
+	cl->cap = n;
+	return 0;
+}
+
+static inline u128
+node_key(const struct kanon *k, const int *lv, uint32_t row)
+{
+	u128 key = 0;
+	int i;
+
+	for (i = 0; i < k->nq; i++)
+		key = (key << k->q[i].bits[lv[i]]) |
+		    k->q[i].map[lv[i]][k->q[i].leaf[row]];
+	return key;
+}
+
+static uint64_t
+mix(u128 x)
+{
+	uint64_t h = (uint64_t)x ^ (uint64_t)(x >> 64) * 0x9e3779b97f4a7c15ULL;
+
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 32);
+}
+
+/*
+ * Rolls from (classes, or the rows if from is NULL) up to levels lv into
+ * out. Returns 0 or -1 (out of memory).
+ */
+static int
+roll_up(struct kanon *k, const struct classes *from, const int *lv,
+    struct classes *out)
+{
+	uint32_t n = from != NULL ? from->n : (uint32_t)k->nrows, i, j, cap;
+	uint32_t *ht, *gen, g, idx, rep;
+	u128 key;
+	uint64_t cnt;
+
+	for (cap = 64; cap < 2 * n; cap *= 2)
+		;
+	if (cap > k->htcap) {
+		free(k->ht_idx);
+		free(k->ht_gen);
+		k->htcap = 0;
+		if ((k->ht_idx = calloc(cap, sizeof(uint32_t))) == NULL ||
+		    (k->ht_gen = calloc(cap, sizeof(uint32_t))) == NULL)
+			return -1;
+		k->htcap = cap;
+		k->gen = 0;
+	}
+	cap = k->htcap;
+	ht = k->ht_idx;
+	gen = k->ht_gen;
+	if (++k->gen == 0) {	/* wrapped: start clean */
+		memset(gen, 0, cap * sizeof(uint32_t));
+		k->gen = 1;
+	}
+	g = k->gen;
+	if (classes_reserve(out, n + 1, k->nsens) != 0)
+		return -1;
+	out->n = 0;
+	if (k->nsens > 0)
+		memset(out->hist, 0, (size_t)out->cap * k->nsens *
+		    sizeof(uint32_t));
+	for (i = 0; i < n; i++) {
+		rep = from != NULL ? from->rep[i] : i;
+		cnt = from != NULL ? from->count[i] : 1;
+		key = node_key(k, lv, rep);
+		for (j = (uint32_t)mix(key) & (cap - 1); gen[j] == g;
+		    j = (j + 1) & (cap - 1))
+			if (out->key[ht[j]] == key)
+				break;
+		if (gen[j] != g) {
+			idx = out->n++;
+			gen[j] = g;
+			ht[j] = idx;
+			out->key[idx] = key;
+			out->rep[idx] = rep;
+			out->count[idx] = 0;
+		} else
+			idx = ht[j];
+		out->count[idx] += cnt;
+		if (k->nsens > 0) {
+			uint32_t s, *dst = out->hist + (size_t)idx * k->nsens;
+
+			if (from != NULL) {
+				const uint32_t *src = from->hist +
+				    (size_t)i * k->nsens;
+
+				for (s = 0; s < k->nsens; s++)
+					dst[s] += src[s];
+			} else if (k->sens[rep] != UINT32_MAX)
+				dst[k->sens[rep]]++;
+		}
+	}
+	return 0;
+}
+
+/* }====== */
+
+/* {====== privacy models per class */
+
+static int
+cmp_u32_desc(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x < y) - (x > y);
+}
+
+static int
+class_ok(const struct kanon *k, const struct kanon_params *p,
+    const struct classes *cl, uint32_t i)
+{
+	const uint32_t *h;
+	uint32_t s, distinct = 0, tmp[256];
+	double tot = 0, ent = 0, pr, d, cum;
+
+	if (cl->count[i] < p->k)
+		return 0;
+	if (k->nsens == 0)
+		return 1;
+	h = cl->hist + (size_t)i * k->nsens;
+	for (s = 0; s < k->nsens; s++) {
+		distinct += h[s] > 0;
+		tot += h[s];
+	}
+	if (p->ldiv == KANON_L_DISTINCT && distinct < p->l)
+		return 0;
+	if (p->ldiv == KANON_L_ENTROPY) {
+		for (s = 0; s < k->nsens; s++)
+			if (h[s] > 0) {
+				pr = h[s] / tot;
+				ent -= pr * log(pr);
+			}
+		if (ent < log(p->l) - 1e-12)
+			return 0;
+	}
+	if (p->ldiv == KANON_L_RECURSIVE) {
+		double rest = 0;
+		uint32_t li = (uint32_t)p->l;
+
+		if (k->nsens > 256 || distinct < li)
+			return 0;
+		memcpy(tmp, h, k->nsens * sizeof(uint32_t));
+		qsort(tmp, k->nsens, sizeof(uint32_t), cmp_u32_desc);
+		for (s = li - 1; s < k->nsens; s++)
+			rest += tmp[s];
+		if (!((double)tmp[0] < p->c * rest))
+			return 0;
+	}
+	if (p->t > 0) {
+		/* earth mover's distance to the global distribution */
+		d = cum = 0;
+		for (s = 0; s < k->nsens; s++) {
+			pr = tot > 0 ? h[s] / tot : 0;
+			if (k->sordered) {
+				cum += pr - k->sglob[s];
+				d += fabs(cum);
+			} else
+				d += fabs(pr - k->sglob[s]) / 2;
+		}
+		if (k->sordered && k->nsens > 1)
+			d /= (double)(k->nsens - 1);
+		if (d > p->t + 1e-12)
+			return 0;
+	}
+	return 1;
+}
+
+/* }====== */
+
+/* Feasibility and loss of the classes of node lv. */
+static void
+judge(const struct kanon *k, const struct kanon_params *p, const int *lv,
+    const struct classes *cl, struct kanon_result *r)
+{
+	uint64_t supp = 0, kept = 0, minc = UINT64_MAX, uniq = 0;
+	double ent = 0, lm = 0, logn = log2((double)k->nrows), risk = 0, sum;
+	uint32_t i;
+	int c, b;
+
+	memset(r->hist, 0, sizeof(r->hist));
+	for (i = 0; i < cl->n; i++) {
+		if (!class_ok(k, p, cl, i)) {
+			supp += cl->count[i];
+			continue;
+		}
+		kept += cl->count[i];
+		if (cl->count[i] < minc)
+			minc = cl->count[i];
+		uniq += cl->count[i] == 1;
+		risk += 1;	/* sum over records of 1/size */
+		for (sum = 0, c = 0; c < k->nq; c++)
+			sum += k->q[c].logf[lv[c]][k->q[c].map[lv[c]][
+			    k->q[c].leaf[cl->rep[i]]]];
+		ent += (double)cl->count[i] * sum;
+		b = cl->count[i] >= 100 ? 7 : cl->count[i] >= 50 ? 6 :
+		    cl->count[i] >= 20 ? 5 : cl->count[i] >= 10 ? 4 :
+		    cl->count[i] >= 5 ? 3 : cl->count[i] >= 3 ? 2 :
+		    cl->count[i] >= 2 ? 1 : 0;
+		r->hist[b] += cl->count[i];
+	}
+	(void)logn;
+	for (ent = -k->kconst, c = 0; c < k->nq; c++) {
+		ent += k->q[c].lossl[lv[c]];
+		lm += k->q[c].lm[lv[c]];
+	}
+	/* suppressed records count as fully generalized in LM too */
+	r->suppressed = supp;
+	r->records = k->nrows;
+	r->classes = cl->n;
+	r->entropy_loss = ent;
+	r->lm_loss = lm / ((double)k->nrows * k->nq);
+	r->loss = p->metric == KANON_M_LOSS ? r->lm_loss : ent;
+	r->found = (double)supp <= floor(p->limit * (double)k->nrows + 1e-9);
+	r->min_class = minc == UINT64_MAX ? 0 : minc;
+	r->uniques_after = uniq;
+	r->risk_max = minc == UINT64_MAX ? 0 : 1.0 / (double)minc;
+	r->risk_avg = kept > 0 ? risk / (double)kept : 0;
+	r->risk_share = kept > 0 ? (double)(r->hist[0] + r->hist[1] +
+	    r->hist[2]) / (double)kept : 0;	/* risk > 0.2: classes < 5 */
+}
+
+struct kanon *
+kanon_new(const struct table *t, const struct schema *s,
+    struct veil_err *err)
+{
+	struct kanon *k;
+	size_t i;
+	int c, bits = 0;
+
+	if ((k = calloc(1, sizeof(*k))) == NULL) {
+		veil_seterr(err, VEIL_E_NOMEM, "anonymize: out of memory");
+		return NULL;
+	}
+	k->t = t;
+	k->nrows = table_nrows(t);
+	k->scol = -1;
+	if (k->nrows >= UINT32_MAX) {
+		veil_seterr(err, VEIL_E_LIMIT, "anonymize: too many rows");
+		goto fail;
+	}
+	for (i = 0; i < s->ncols; i++) {
+		if (s->cols[i].role != VEIL_R_QUASI)
+			continue;
+		if (k->nq == KANON_MAX_QI) {
+			veil_seterr(err, VEIL_E_LIMIT, "anonymize: more than %d "
+			    "quasi-identifiers", KANON_MAX_QI);
+			goto fail;
+		}
+		if (build_col(k, s, (int)i, &k->q[k->nq], err) != 0)
+			goto fail;
+		k->nq++;
+	}
+	if (k->nq == 0) {
+		veil_seterr(err, VEIL_E_SCHEMA, "anonymize: the schema has no "
+		    "quasi-identifiers");
+		goto fail;
+	}
+	for (c = 0; c < k->nq; c++) {
+		bits += k->q[c].bits[0];
+		k->kconst += k->q[c].lossl[0];
+	}
+	if (bits > 128) {
+		veil_seterr(err, VEIL_E_LIMIT, "anonymize: the quasi-identifiers "
+		    "have too many distinct values together (%d bits)", bits);
+		goto fail;
+	}
+	return k;
+ fail:
+	kanon_free(k);
+	return NULL;
+}
+
+void
+kanon_free(struct kanon *k)
+{
+	int c, l, i;
+
+	if (k == NULL)
+		return;
+	for (c = 0; c < k->nq; c++) {
+		free(k->q[c].leaf);
+		free(k->q[c].fleaf);
+		for (l = 0; l < k->q[c].nlevels; l++) {
+			strtab_free(&k->q[c].lab[l]);
+			free(k->q[c].map[l]);
+			free(k->q[c].logf[l]);
+			free(k->q[c].f[l]);
+		}
+	}
+	for (i = 0; i < CACHE; i++)
+		classes_free(&k->cache[i].cl);
+	classes_free(&k->base);
+	classes_free(&k->last);
+	free(k->ht_idx);
+	free(k->ht_gen);
+	free(k->sens);
+	free(k->sglob);
+	free(k);
+}
+
+/* The sensitive attribute of p (for l-diversity or t-closeness). */
+static int
+prepare_sensitive(struct kanon *k, const struct kanon_params *p,
+    struct veil_err *err)
+{
+	const struct table_colview *c;
+	struct strtab vals;
+	int col = p->ldiv != KANON_L_NONE ? p->ldiv_col : p->t > 0 ?
+	    p->t_col : -1;
+	uint64_t r;
+	uint32_t i, code, *order = NULL;
+	char buf[64];
+	const char *s;
+	size_t n;
+	double *num = NULL;
+
+	if (col == k->scol && (col < 0 || k->sens != NULL))
+		return 0;
+	free(k->sens);
+	free(k->sglob);
+	k->sens = NULL;
+	k->sglob = NULL;
+	k->nsens = 0;
+	k->scol = col;
+	classes_free(&k->base);
+	for (i = 0; i < CACHE; i++) {
+		classes_free(&k->cache[i].cl);
+		k->cache[i].used = 0;
+	}
+	if (col < 0)
+		return 0;
+	c = table_column(k->t, (unsigned)col);
+	memset(&vals, 0, sizeof(vals));
+	if ((k->sens = calloc(k->nrows + 1, sizeof(uint32_t))) == NULL)
+		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
+	for (r = 0; r < k->nrows; r++) {
+		if (table_isnull(c, r)) {
+			k->sens[r] = UINT32_MAX;
+			continue;
+		}
+		label_of(c, r, buf, sizeof(buf), &s, &n);
+		if (strtab_add(&vals, s, n, &k->sens[r]) != 0) {
+			strtab_free(&vals);
+			return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
+		}
+	}
+	k->nsens = vals.n;
+	k->sordered = c->type == VEIL_T_INT || c->type == VEIL_T_FLOAT ||
+	    c->type == VEIL_T_DATE;
+	if (k->nsens > 4096) {
+		strtab_free(&vals);
+		return veil_seterr(err, VEIL_E_LIMIT, "anonymize: the sensitive "
+		    "column %s has more than 4096 values", c->name);
+	}
+	/* numbers: codes in value order, for the ordered distance */
+	if (k->sordered && k->nsens > 0) {
+		if ((num = calloc(k->nsens, sizeof(double))) == NULL ||
+		    (order = calloc(k->nsens, sizeof(uint32_t))) == NULL)
+			goto nomem;
+		for (i = 0; i < k->nsens; i++)
+			num[i] = strtod(vals.s[i], NULL);
+		for (i = 0; i < k->nsens; i++) {	/* rank */
+			uint32_t j, rank = 0;
+
+			for (j = 0; j < k->nsens; j++)
+				rank += num[j] < num[i] || (num[j] == num[i] &&
+				    j < i);
+			order[i] = rank;
+		}
+		for (r = 0; r < k->nrows; r++)
+			if (k->sens[r] != UINT32_MAX)
+				k->sens[r] = order[k->sens[r]];
+	}
+	if ((k->sglob = calloc(k->nsens + 1, sizeof(double))) == NULL)
+		goto nomem;
+	for (r = 0, n = 0; r < k->nrows; r++)
+		if ((code = k->sens[r]) != UINT32_MAX) {
+			k->sglob[code]++;
+			n++;
+		}
+	for (i = 0; i < k->nsens && n > 0; i++)
+		k->sglob[i] /= (double)n;
+	free(num);
+	free(order);
+	strtab_free(&vals);
+	return 0;
+ nomem:
+	free(num);
+	free(order);
+	strtab_free(&vals);
+	return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
+}
+
+/* Classes of node lv: from the finest cached node it dominates. */
+static struct classes *
+classes_of(struct kanon *k, const int *lv, uint64_t node, uint64_t *evals)
+{
+	struct cache *best = NULL, *slot = NULL;
+	const struct classes *from;
+	int i, c, ok;
+
+	for (i = 0; i < CACHE; i++) {
+		struct cache *e = &k->cache[i];
+
+		if (!e->used) {
+			if (slot == NULL)
+				slot = e;
+			continue;
+		}
+		if (e->node == node) {
+			e->stamp = ++k->stamp;
+			return &e->cl;
+		}
+		for (ok = 1, c = 0; c < k->nq && ok; c++)
+			ok = e->lv[c] <= lv[c];
+		if (ok && (best == NULL || e->cl.n < best->cl.n))
+			best = e;
+	}
+	if (slot == NULL)	/* evict the least recently used */
+		for (i = 0; i < CACHE; i++)
+			if (slot == NULL || k->cache[i].stamp < slot->stamp)
+				slot = &k->cache[i];
+	from = best != NULL ? &best->cl : &k->base;
+	if (best == slot)
+		from = &k->base;
+	if (roll_up(k, from, lv, &slot->cl) != 0)
+		return NULL;
+	slot->used = 1;
+	slot->node = node;
+	memcpy(slot->lv, lv, sizeof(int) * (size_t)k->nq);
+	slot->stamp = ++k->stamp;
+	(*evals)++;
+	return &slot->cl;
+}
+
+static int
+ensure_base(struct kanon *k, const struct kanon_params *p,
+    struct veil_err *err)
+{
+	int zero[KANON_MAX_QI];
+
+	if (prepare_sensitive(k, p, err) != 0)
+		return -1;
+	if (k->base.n > 0)
+		return 0;
+	memset(zero, 0, sizeof(zero));
+	if (roll_up(k, NULL, zero, &k->base) != 0)
+		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
+	return 0;
+}
+
+static void
+levels_of(const struct kanon *k, uint64_t node, int *lv)
+{
+	int c;
+
+	for (c = k->nq - 1; c >= 0; c--) {
+		lv[c] = (int)(node % (uint64_t)k->q[c].nlevels);
+		node /= (uint64_t)k->q[c].nlevels;
+	}
+}
+
+struct cand {
+	double		 lb;
+	int		 height;
+	uint64_t	 node;
+};
+
+static int
+cmp_cand(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->lb != y->lb)
+		return x->lb < y->lb ? -1 : 1;
+	if (x->height != y->height)
+		return x->height - y->height;
+	return (x->node > y->node) - (x->node < y->node);
+}
+
+static void
+fill_result(const struct kanon *k, const int *lv, struct kanon_result *r,
+    uint64_t nodes, uint64_t evals)
+{
+	int c;
+
+	r->nqi = k->nq;
+	for (c = 0; c < k->nq; c++) {
+		r->qi[c] = k->q[c].tcol;
+		r->levels[c] = lv[c];
+		r->top[c] = k->q[c].nlevels - 1;
+	}
+	r->nodes = nodes;
+	r->evaluated = evals;
+	r->uniques_before = 0;
+	{
+		uint32_t i;
+
+		for (i = 0; i < k->base.n; i++)
+			r->uniques_before += k->base.count[i] == 1;
+	}
+}
+
+/*
+ * What monotonicity has decided, per node: 0 unknown, 1 feasible (it
+ * dominates a feasible node), 2 infeasible (dominated by an infeasible
+ * one). Marking a node marks its whole box of successors or predecessors.
+ */
+struct tags {
+	uint8_t		*t;
+};
+
+/* Marks every node in the box [lo, hi] (levels) with v, unless set. */
+static void
+mark_box(const struct kanon *k, uint8_t *t, const int *lo, const int *hi,
+    uint8_t v)
+{
+	int cur[KANON_MAX_QI], c;
+	uint64_t node;
+
+	memcpy(cur, lo, sizeof(int) * (size_t)k->nq);
+	for (;;) {
+		for (node = 0, c = 0; c < k->nq; c++)
+			node = node * (uint64_t)k->q[c].nlevels +
+			    (uint64_t)cur[c];
+		if (t[node] == 0)
+			t[node] = v;
+		for (c = k->nq - 1; c >= 0; c--) {
+			if (cur[c] < hi[c]) {
+				cur[c]++;
+				break;
+			}
+			cur[c] = lo[c];
+		}
+		if (c < 0)
+			return;
+	}
+}
+
+static int
+tags_add(const struct kanon *k, struct tags *t, int feasible, const int *lv)
+{
+	int zero[KANON_MAX_QI], top[KANON_MAX_QI], c;
+
+	for (c = 0; c < k->nq; c++) {
+		zero[c] = 0;
+		top[c] = k->q[c].nlevels - 1;
+	}
+	if (feasible)
+		mark_box(k, t->t, lv, top, 1);
+	else
+		mark_box(k, t->t, zero, lv, 2);
+	return 0;
+}
+
+static uint64_t
+node_of(const struct kanon *k, const int *lv)
+{
+	uint64_t node = 0;
+	int c;
+
+	for (c = 0; c < k->nq; c++)
+		node = node * (uint64_t)k->q[c].nlevels + (uint64_t)lv[c];
+	return node;
+}
+
+static int
+tags_know(const struct kanon *k, const struct tags *t, const int *lv)
+{
+	return t->t[node_of(k, lv)];
+}
+
+/* Evaluates lv; returns 1 feasible, 0 not, -1 out of memory. */
+static int
+feasible(struct kanon *k, const struct kanon_params *p, const int *lv,
+    uint64_t *evals, struct kanon_result *r)
+{
+	struct classes *cl;
+
+	if ((cl = classes_of(k, lv, node_of(k, lv), evals)) == NULL)
+		return -1;
+	judge(k, p, lv, cl, r);
+	return r->found;
+}
+
+/*
+ * From an infeasible node, climbs a chain to the top (each step raising
+ * the level whose loss grows least) and binary-searches the boundary on
+ * it: the last infeasible node tags everything below it, the first
+ * feasible one everything above. Predictive tagging after Flash
+ * (Kohlmayer et al. 2012), without its path heuristics.
+ */
+static int
+chain_search(struct kanon *k, const struct kanon_params *p, const int *from,
+    struct tags *t, uint64_t *evals)
+{
+	struct kanon_result r;
+	int chain[256][KANON_MAX_QI], n = 0, c, bc, lo, hi, mid, f;
+	double d, bd;
+
+	memcpy(chain[n++], from, sizeof(int) * (size_t)k->nq);
+	for (;;) {
+		bc = -1;
+		bd = INFINITY;
+		for (c = 0; c < k->nq; c++) {
+			if (chain[n - 1][c] + 1 >= k->q[c].nlevels)
+				continue;
+			d = p->metric == KANON_M_LOSS ?
+			    k->q[c].lm[chain[n - 1][c] + 1] -
+			    k->q[c].lm[chain[n - 1][c]] :
+			    k->q[c].lossl[chain[n - 1][c] + 1] -
+			    k->q[c].lossl[chain[n - 1][c]];
+			if (d < bd) {
+				bd = d;
+				bc = c;
+			}
+		}
+		if (bc < 0 || n == 256)
+			break;
+		memcpy(chain[n], chain[n - 1], sizeof(int) * (size_t)k->nq);
+		chain[n++][bc]++;
+	}
+	/* chain[0] is infeasible; find the first feasible index */
+	lo = 0;
+	hi = n;		/* n: none feasible on the chain */
+	while (hi - lo > 1) {
+		mid = (lo + hi) / 2;
+		if ((f = tags_know(k, t, chain[mid])) == 0) {
+			if ((f = feasible(k, p, chain[mid], evals, &r)) < 0)
+				return -1;
+			f = f ? 1 : 2;
+			if (tags_add(k, t, f == 1, chain[mid]) != 0)
+				return -1;
+		}
+		if (f == 1)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return 0;
+}
+
+int
+kanon_search(struct kanon *k, const struct kanon_params *p,
+    struct kanon_result *r, struct veil_err *err)
+{
+	struct cand *cands = NULL;
+	struct tags tags;
+	struct kanon_result cur;
+	uint64_t nodes = 1, n, evals = 0, i;
+	int lv[KANON_MAX_QI], c, found = 0, monotone, know, f, rv = 0;
+	double lb, maxsupp;
+
+	memset(r, 0, sizeof(*r));
+	memset(&tags, 0, sizeof(tags));
+	if (ensure_base(k, p, err) != 0)
+		return err != NULL ? err->code : VEIL_E_NOMEM;
+	for (c = 0; c < k->nq; c++)
+		nodes *= (uint64_t)k->q[c].nlevels;
+	if (nodes > 50000000)
+		return veil_seterr(err, VEIL_E_LIMIT, "anonymize: %llu "
+		    "transformations are too many to search",
+		    (unsigned long long)nodes);
+	if ((cands = calloc(nodes, sizeof(*cands))) == NULL ||
+	    (tags.t = calloc(nodes, 1)) == NULL) {
+		free(cands);
+		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
+	}
+	for (n = 0; n < nodes; n++) {
+		levels_of(k, n, lv);
+		cands[n].node = n;
+		cands[n].height = 0;
+		for (lb = 0, c = 0; c < k->nq; c++) {
+			cands[n].height += lv[c];
+			lb += p->metric == KANON_M_LOSS ? k->q[c].lm[lv[c]] :
+			    k->q[c].lossl[lv[c]];
+		}
+		cands[n].lb = lb;
+	}
+	/* the loss order, with the tie rule */
+	qsort(cands, nodes, sizeof(*cands), cmp_cand);
+	/*
+	 * A value rarer than k at some QI's level puts every record that has
+	 * it in a class smaller than k: a lower bound on what a node must
+	 * suppress, known without evaluating it.
+	 */
+	for (c = 0; c < k->nq; c++) {
+		int l;
+		uint32_t code;
+
+		for (l = 0; l < k->q[c].nlevels; l++) {
+			k->q[c].rare[l] = 0;
+			for (code = 0; code < k->q[c].lab[l].n; code++)
+				if (k->q[c].f[l][code] < p->k)
+					k->q[c].rare[l] += k->q[c].f[l][code];
+		}
+	}
+	maxsupp = floor(p->limit * (double)k->nrows + 1e-9);
+	/* k, l-diversity: monotone; t-closeness is not */
+	monotone = p->t <= 0 && !p->brute_force;
+	for (i = 0; i < nodes; i++) {
+		levels_of(k, cands[i].node, lv);
+		know = monotone ? tags_know(k, &tags, lv) : 0;
+		if (know == 2)
+			continue;
+		if (know == 0) {
+			for (c = 0; c < k->nq; c++)
+				if ((double)k->q[c].rare[lv[c]] > maxsupp)
+					break;
+			if (c < k->nq)
+				continue;	/* infeasible by a marginal */
+		}
+		if (know == 0) {
+			if ((f = feasible(k, p, lv, &evals, &cur)) < 0)
+				goto nomem;
+			if (!f) {
+				if (monotone && (tags_add(k, &tags, 0, lv) !=
+				    0 || chain_search(k, p, lv, &tags,
+				    &evals) != 0))
+					goto nomem;
+				continue;
+			}
+		}
+		/* the first feasible node in loss order is the optimum */
+		if (!found) {
+			found = 1;
+			if (feasible(k, p, lv, &evals, r) < 0)
+				goto nomem;
+			fill_result(k, lv, r, nodes, evals);
+			r->found = 1;
+			if (!p->brute_force)
+				break;
+		}
+	}
+	if (!found) {
+		r->nodes = nodes;
+		r->evaluated = evals;
+	}
+	r->evaluated = evals;
+	goto out;
+ nomem:
+	rv = veil_seterr(err, VEIL_E_NOMEM, "out of memory");
+ out:
+	free(cands);
+	free(tags.t);
+	return rv;
+}
+
+int
+kanon_eval(struct kanon *k, const struct kanon_params *p, const int *levels,
+    struct kanon_result *r, struct veil_err *err)
+{
+	uint64_t node = 0, evals = 0;
+	struct classes *cl;
+	int c;
+
+	memset(r, 0, sizeof(*r));
+	for (c = 0; c < k->nq; c++) {
+		if (levels[c] < 0 || levels[c] >= k->q[c].nlevels)
+			return veil_seterr(err, VEIL_E_INVALID, "level %d of "
+			    "quasi-identifier %d is out of range", levels[c],
+			    c + 1);
+		node = node * (uint64_t)k->q[c].nlevels + (uint64_t)levels[c];
+	}
+	if (ensure_base(k, p, err) != 0)
+		return err != NULL ? err->code : VEIL_E_NOMEM;
+	if ((cl = classes_of(k, levels, node, &evals)) == NULL)
+		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
+	judge(k, p, levels, cl, r);
+	fill_result(k, levels, r, 1, evals);
+	return 0;
+}
+
+int
+kanon_mark(struct kanon *k, const struct kanon_params *p, const int *levels,
+    uint8_t *supp, struct veil_err *err)
+{
+	uint32_t *cls = NULL, i, j, cap;
+	uint64_t r;
+	u128 key;
+	int rv = 0;
+
+	if (ensure_base(k, p, err) != 0)
+		return err != NULL ? err->code : VEIL_E_NOMEM;
+	if (roll_up(k, &k->base, levels, &k->last) != 0)
+		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
+	/* the roll-up's table still maps keys to classes: look rows up */
+	cap = k->htcap;
+	if ((cls = calloc(k->last.n + 1, sizeof(uint32_t))) == NULL)
+		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
+	for (i = 0; i < k->last.n; i++)
+		cls[i] = (uint32_t)!class_ok(k, p, &k->last, i);
+	for (r = 0; r < k->nrows; r++) {
+		key = node_key(k, levels, (uint32_t)r);
+		for (j = (uint32_t)mix(key) & (cap - 1);
+		    k->ht_gen[j] == k->gen; j = (j + 1) & (cap - 1))
+			if (k->last.key[k->ht_idx[j]] == key)
+				break;
+		if (k->ht_gen[j] != k->gen) {	/* cannot happen */
+			rv = veil_seterr(err, VEIL_E_INTERNAL, "anonymize: a "
+			    "row lost its class");
+			break;
+		}
+		supp[r] = (uint8_t)cls[k->ht_idx[j]];
+	}
+	free(cls);
+	return rv;
+}
+
+int
+kanon_nqi(const struct kanon *k)
+{
+	return k->nq;
+}
+
+int
+kanon_qi_column(const struct kanon *k, int i)
+{
+	return k->q[i].tcol;
+}
+
+int
+kanon_qi_levels(const struct kanon *k, int i)
+{
+	return k->q[i].nlevels;
+}
+
+const char *
+kanon_label(struct kanon *k, int i, int lv, uint64_t row, size_t *lenp)
+{
+	const struct kcol *q = &k->q[i];
+	const char *s = q->lab[lv].s[q->map[lv][q->leaf[row]]];
+
+	*lenp = strlen(s);
+	return s;
+}
+
