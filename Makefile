@@ -34,12 +34,13 @@ WORKER_O = $(B)/sandbox/worker.o $(RUNTIME_O) $(SANDBOX_O) $(COMMON_O)
 WORKER_LIBS = $(shell pkg-config --libs lua5.4 msgpack) -lm
 
 PROGS	 = $(B)/veil $(B)/veil-worker $(B)/clinic-gen
-UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic frame sandbox mock run runtime jobsec sampler dp ledger policy scrub
+UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic frame sandbox mock run runtime jobsec sampler dp ledger policy scrub kanon
 TESTS	 = $(addprefix $(B)/tests/test_, $(UNIT))
 FUZZ	 = csv schema table frame policy scrub
 REPLAY	 = $(addprefix $(B)/tests/replay_, $(FUZZ))
 BENCH	 = $(B)/bench/bench_ingest $(B)/bench/bench_spawn \
-	   $(B)/bench/bench_runtime $(B)/bench/bench_release
+	   $(B)/bench/bench_runtime $(B)/bench/bench_release \
+	   $(B)/bench/bench_kanon
 
 # Quiet by default; `make V=1` prints every command.
 ifeq ($(V),1)
@@ -125,6 +126,7 @@ bench: $(BENCH) $(PROGS)
 	@$(B)/bench/bench_spawn $(B)/veil-worker
 	@$(B)/bench/bench_runtime $(B)/veil-worker
 	@$(B)/bench/bench_release
+	@$(B)/bench/bench_kanon
 
 demo: $(PROGS)
 	@sh examples/demo.sh $(B)

@@ -298,7 +298,7 @@ gen_label(const struct schema_column *sc, const struct table_colview *c,
 			*np = (size_t)snprintf(buf, len, "%04d", y);
 			break;
 		default:
-			*np = (size_t)snprintf(buf, len, "%03ds", y / 10);
+			*np = (size_t)snprintf(buf, len, "%04ds", y - y % 10);
 			break;
 		}
 		*pp = buf;

@@ -195,9 +195,6 @@ mobile(const char *p, size_t n, size_t i)
 	    ch(p, n, i + 8) != s || digits(p, n, i + 9, 5) != 4 ||
 	    isalpha_ascii(ch(p, n, i + 13)))
 		return 0;
-	/* 138 1234 5678 9012 is some other grouped number. */
-	if (ch(p, n, i + 13) == s && isdig(ch(p, n, i + 14)))
-		return 0;
 	return 13;
 }
 
@@ -251,9 +248,10 @@ luhn(const unsigned char *d, size_t len)
 }
 
 /*
- * Issuer prefixes and the lengths they issue. Diners 36/38/39/300-305/309
- * is held to 14 or 16 digits, and Mastercard and Amex to theirs, so that
- * 18-digit numbers (IDs with a wrong check digit) are rarely taken.
+ * Issuer prefixes and the lengths they issue: the lengths in use, not all
+ * that the schemes reserve (JCB and Discover 16 or 19, Diners 14 or 16),
+ * so that 18-digit numbers (IDs with a wrong check character) are rarely
+ * taken. UnionPay keeps 16 to 19: Chinese banks issue all four.
  */
 static int
 issuer_ok(const unsigned char *d, size_t len)
@@ -272,9 +270,9 @@ issuer_ok(const unsigned char *d, size_t len)
 	if (p2 == 62)					/* UnionPay */
 		return len >= 16;
 	if (p4 >= 3528 && p4 <= 3589)			/* JCB */
-		return len >= 16;
+		return len == 16 || len == 19;
 	if (p4 == 6011 || p2 == 65 || (p3 >= 644 && p3 <= 649))
-		return len >= 16;			/* Discover */
+		return len == 16 || len == 19;		/* Discover */
 	if (p2 == 36 || p2 == 38 || p2 == 39 || (p3 >= 300 && p3 <= 305) ||
 	    p3 == 309)					/* Diners */
 		return len == 14 || len == 16;
@@ -331,8 +329,16 @@ card(const char *p, size_t n, size_t i)
 		g[ng] = k;
 		end[ng] = j + 1 + k;
 	}
-	/* The longest grouping that is a card, so that a number after it
-	 * ("6222 0212 3456 7890 共3笔") stays out. */
+	/* More groups than any card has: a list of numbers. */
+	if (ng == CARD_GROUPS && ch(p, n, end[ng - 1]) == s &&
+	    isdig(ch(p, n, end[ng - 1] + 1)))
+		return 0;
+	/*
+	 * The longest grouping that is a card, so that a year after it
+	 * ("6216 6190 1640 2301 2020年") stays out. But a longer grouping
+	 * that is card-shaped and fails only Luhn is a bad number, not a
+	 * card and a stray group.
+	 */
 	for (m = ng; m >= 3; m--) {
 		for (total = 0, k = 0; k < (size_t)m; k++)
 			total += g[k];
@@ -340,11 +346,13 @@ card(const char *p, size_t n, size_t i)
 		    isalpha_ascii(ch(p, n, end[m - 1])))
 			continue;
 		for (nd = 0, j = i; j < end[m - 1]; j++)
-			if (isdig(ch(p, n, j)))
+			if (isdig(p[j]))
 				d[nd++] = (unsigned char)(p[j] - '0');
 		assert(nd == total);
 		if (card_ok(d, nd))
 			return end[m - 1] - i;
+		if (issuer_ok(d, nd))
+			return 0;
 	}
 	return 0;
 }
@@ -596,6 +604,8 @@ static int
 put(char *out, size_t outlen, size_t *o, const char *s, size_t len)
 {
 	assert(*o < outlen);
+	if (len == 0)
+		return 0;
 	if (len >= outlen - *o)
 		return -1;
 	memcpy(out + *o, s, len);
@@ -617,6 +627,10 @@ scrub_text(const char *p, size_t n, char *out, size_t outlen,
 	assert(p != NULL || n == 0);
 	if (outlen == 0)
 		return -1;
+	if (n == 0) {
+		out[0] = '\0';
+		return 0;
+	}
 	while (next(p, n, from, &f)) {
 		tag = tags[f.kind];
 		if (put(out, outlen, &o, p + from, f.start - from) == -1 ||

@@ -84,9 +84,20 @@ value_text(const struct table_colview *c, uint64_t r, FILE *fp, int delim)
 	case VEIL_T_INT:
 		fprintf(fp, "%lld", (long long)((const int64_t *)c->data)[r]);
 		return;
-	case VEIL_T_FLOAT:
-		fprintf(fp, "%.17g", ((const double *)c->data)[r]);
+	case VEIL_T_FLOAT: {
+		/* the shortest decimal that reads back as the same double */
+		double v = ((const double *)c->data)[r];
+		int prec;
+
+		for (prec = 15; prec < 17; prec++) {
+			snprintf(buf, sizeof(buf), "%.*g", prec, v);
+			if (strtod(buf, NULL) == v)
+				break;
+		}
+		snprintf(buf, sizeof(buf), "%.*g", prec, v);
+		fputs(buf, fp);
 		return;
+	}
 	case VEIL_T_BOOL:
 		fputs(((const uint8_t *)c->data)[r] ? "true" : "false", fp);
 		return;

@@ -62,7 +62,22 @@ rc=0
 echo "   (exit status $rc: refused by policy)"
 echo
 
-echo "== 7. A malformed file is refused with its line, column and text"
+echo "== 7. An AI team takes a desensitized export: identifiers pseudonymized,"
+echo "   masked or dropped, personal data scrubbed from the notes, dates"
+echo "   shifted per patient, quasi-identifiers generalized to k-anonymity"
+"$B/veil" anonymize --data "$out/clinic.csv" --schema examples/clinic/schema.lua \
+    --policy examples/clinic/policy_export.lua --out "$out/clinic_export.csv" \
+    --report "$out/clinic_report.json"
+head -4 "$out/clinic_export.csv"
+echo
+
+echo "== 8. The UCI Adult benchmark: optimal 5-anonymity with 4% suppression"
+"$B/veil" anonymize --data ../shared/data/adult/adult.csv \
+    --schema examples/adult/schema.lua --policy examples/adult/policy_k5.lua \
+    --out "$out/adult_k5.csv"
+echo
+
+echo "== 9. A malformed file is refused with its line, column and text"
 printf 'patient_id,name,id_number,phone,email,sex,birth_date,postal_code,visit_date,diagnosis,cost,readmitted,notes\n' > "$out/bad.csv"
 sed -n 2,3p "$out/clinic.csv" >> "$out/bad.csv"
 printf 'P9,x,x,x,,M,1980-02-30,100010,2024-01-01,J45,12.50,false,\n' >> "$out/bad.csv"
