@@ -22,19 +22,25 @@ TESTLIBS = $(shell pkg-config --libs cmocka)
 COMMON_O = $(addprefix $(B)/common/, error.o utf8.o table.o table_build.o \
 	   csv.o luadata.o hierarchy.o schema.o ingest.o datefmt.o \
 	   jsonw.o frame.o)
-SANDBOX_O = $(addprefix $(B)/sandbox/, confine.o spawner.o) $(B)/gen/filter_bpf.o
+SANDBOX_O = $(addprefix $(B)/sandbox/, confine.o spawner.o ingestor.o) \
+	   $(B)/gen/filter_bpf.o
 RUNTIME_O = $(addprefix $(B)/runtime/, luastate.o bound.o rowfn.o dataset.o \
 	   eval.o job.o)
-CLI_O	 = $(addprefix $(B)/cli/, veil.o inspect.o mock.o run.o anonymize.o)
+CLI_O	 = $(addprefix $(B)/cli/, veil.o inspect.o mock.o run.o anonymize.o \
+	   client.o exchange.o)
 ANON_O	 = $(addprefix $(B)/anonymize/, identifiers.o scrub.o kanon.o)
 POLICY_O = $(addprefix $(B)/policies/, policy.o release.o sampler.o dp.o \
 	   ledger.o)
-LIB_O	 = $(COMMON_O) $(ANON_O) $(POLICY_O) $(SANDBOX_O) $(RUNTIME_O)
-WORKER_O = $(B)/sandbox/worker.o $(RUNTIME_O) $(SANDBOX_O) $(COMMON_O)
-WORKER_LIBS = $(shell pkg-config --libs lua5.4 msgpack) -lm
+DAEMON_O = $(addprefix $(B)/sandbox/, catalog.o jobspec.o)
+LIB_O	 = $(COMMON_O) $(ANON_O) $(POLICY_O) $(SANDBOX_O) $(RUNTIME_O) $(DAEMON_O)
+# The ingest child de-identifies (identifiers, scrub) and checks policies.
+WORKER_O = $(B)/sandbox/worker.o $(RUNTIME_O) $(SANDBOX_O) $(COMMON_O) \
+	   $(addprefix $(B)/anonymize/, identifiers.o scrub.o) \
+	   $(B)/policies/policy.o
+WORKER_LIBS = $(shell pkg-config --libs lua5.4 msgpack libcrypto) -lm
 
-PROGS	 = $(B)/veil $(B)/veil-worker $(B)/clinic-gen
-UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic frame sandbox mock run runtime jobsec sampler dp ledger policy scrub kanon
+PROGS	 = $(B)/veil $(B)/veild $(B)/veil-worker $(B)/clinic-gen
+UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic frame sandbox mock run runtime jobsec sampler dp ledger policy scrub kanon ingestor
 TESTS	 = $(addprefix $(B)/tests/test_, $(UNIT))
 FUZZ	 = csv schema table frame policy scrub
 REPLAY	 = $(addprefix $(B)/tests/replay_, $(FUZZ))
@@ -61,6 +67,11 @@ $(B)/%.o: %.c
 $(B)/veil: $(CLI_O) $(LIB_O)
 	$(msg) LD $@
 	$(Q)$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+VEILD_O	 = $(addprefix $(B)/sandbox/, veild.o veild_methods.o veild_run.o)
+$(B)/veild: $(VEILD_O) $(LIB_O)
+	$(msg) LD $@
+	$(Q)$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
 
 $(B)/veil-worker: $(WORKER_O)
 	$(msg) LD $@

@@ -24,6 +24,7 @@
 #include "luadata.h"
 #include "policy.h"
 #include "release.h"
+#include "jobspec.h"
 #include "spawner.h"
 #include "worker_proto.h"
 
@@ -73,38 +74,6 @@ schema_level(const struct schema *s)
 }
 
 static void
-pack_job(msgpack_sbuffer *sb, const char *src, size_t len,
-    const struct policy *p, int mock)
-{
-	msgpack_packer pk;
-	static const char *const modes[] = { "dp", "threshold", "none" };
-
-	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 7);
-	frame_pack_cstr(&pk, "kind");
-	frame_pack_cstr(&pk, "lua");
-	frame_pack_cstr(&pk, "tables");
-	msgpack_pack_array(&pk, 1);
-	frame_pack_cstr(&pk, "dataset");
-	frame_pack_cstr(&pk, "source");
-	msgpack_pack_str(&pk, len);
-	msgpack_pack_str_body(&pk, src, len);
-	frame_pack_cstr(&pk, "mode");
-	frame_pack_cstr(&pk, p->mode == POLICY_THRESHOLD ? modes[1] :
-	    p->mode == POLICY_NONE ? modes[2] : modes[0]);
-	frame_pack_cstr(&pk, "mock");
-	if (mock)
-		msgpack_pack_true(&pk);
-	else
-		msgpack_pack_false(&pk);
-	frame_pack_cstr(&pk, "max_rows_per_unit");
-	msgpack_pack_uint32(&pk, p->mode == POLICY_NONE ? 0 :
-	    p->max_rows_per_unit);
-	frame_pack_cstr(&pk, "lua_memory");
-	msgpack_pack_uint64(&pk, (uint64_t)p->memory_mb << 20);
-}
-
-static void
 print_value(const msgpack_object *v)
 {
 	const char *dot;
@@ -142,23 +111,16 @@ print_value(const msgpack_object *v)
 		printf("?");
 }
 
-static void
-print_human(const char *job, const char *data, const msgpack_object *rel,
-    const struct spawner_outcome *out, const struct policy *p, int mock)
+/* Shared with the exchange commands (veil job result). */
+void
+cli_print_results(const msgpack_object *rel)
 {
 	const msgpack_object *r, *groups, *g, *v, *col, *by;
-	char conf[128];
 	uint64_t supp, k;
 	uint32_t i, j, b;
 	const char *op;
 	size_t oplen;
 
-	printf("%s on %s%s: mode %s", job, data, mock ? " (mock data)" : "",
-	    policy_mode_name(p->mode));
-	if (p->mode == POLICY_THRESHOLD)
-		printf(", k = %u distinct units", p->k);
-	printf("; worker confinement: %s\n\n", confine_describe(
-	    out->confinement, conf, sizeof(conf)));
 	for (i = 0; i < rel->via.map.size; i++) {
 		r = &rel->via.map.ptr[i].val;
 		(void)frame_get_str(r, "op", &op, &oplen);
@@ -229,6 +191,21 @@ print_human(const char *job, const char *data, const msgpack_object *rel,
 }
 
 static void
+print_human(const char *job, const char *data, const msgpack_object *rel,
+    const struct spawner_outcome *out, const struct policy *p, int mock)
+{
+	char conf[128];
+
+	printf("%s on %s%s: mode %s", job, data, mock ? " (mock data)" : "",
+	    policy_mode_name(p->mode));
+	if (p->mode == POLICY_THRESHOLD)
+		printf(", k = %u distinct units", p->k);
+	printf("; worker confinement: %s\n\n", confine_describe(
+	    out->confinement, conf, sizeof(conf)));
+	cli_print_results(rel);
+}
+
+static void
 print_stats(const struct spawner_outcome *out, int dp)
 {
 	const msgpack_object *st = frame_get(&out->frame.data, "stats");
@@ -288,7 +265,7 @@ cmd_run(int argc, char **argv)
 	int64_t eps_job = 0, per_job, total, buyer_total, ds_left = -1;
 	int64_t buyer_left = -1;
 	char ebuf[32], lbuf[32], bbuf[32];
-	char worker[PATH_MAX], *src = NULL, *framed = NULL;
+	char worker[PATH_MAX], *src = NULL;
 	const void *tabs[1];
 	void *abuf = NULL;
 	size_t srclen, alen;
@@ -418,22 +395,12 @@ cmd_run(int argc, char **argv)
 	}
 	explicit_bzero(key, sizeof(key));
 
-	pack_job(&job, src, srclen, p, mock);
-	if ((framed = malloc(job.size + FRAME_HDR)) == NULL)
+	if (jobspec_frame(&job, src, srclen, p, mock) != 0)
 		goto out;
-	framed[0] = (char)(job.size >> 24);
-	framed[1] = (char)(job.size >> 16);
-	framed[2] = (char)(job.size >> 8);
-	framed[3] = (char)job.size;
-	memcpy(framed + FRAME_HDR, job.data, job.size);
-	memset(&lim, 0, sizeof(lim));
-	lim.memory_bytes = (uint64_t)p->memory_mb << 20;
-	lim.cpu_ms = p->cpu_ms;
-	lim.wall_ms = p->wall_ms;
-	lim.output_bytes = p->output_kb << 10;
+	jobspec_limits(p, &lim);
 	tabs[0] = abuf;
-	if ((sp = spawner_start(worker, NULL, tabs, &alen, 1, framed,
-	    job.size + FRAME_HDR, &lim, &err)) == NULL) {
+	if ((sp = spawner_start(worker, NULL, tabs, &alen, 1, job.data,
+	    job.size, &lim, &err)) == NULL) {
 		fprintf(stderr, "veil: %s\n", err.msg);
 		goto out;
 	}
@@ -529,7 +496,6 @@ cmd_run(int argc, char **argv)
 	msgpack_unpacked_destroy(&up);
 	msgpack_sbuffer_destroy(&job);
 	msgpack_sbuffer_destroy(&rel);
-	free(framed);
 	free(abuf);
 	free(src);
 	cli_data_free(&d);

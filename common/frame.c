@@ -112,7 +112,12 @@ frame_read(int fd, size_t max, void **bufp, size_t *lenp,
 
 struct cur {
 	const unsigned char	*p, *e;
+	const unsigned char	*cap;	/* stream mode: the cap's end, or NULL */
 };
+
+/* Truncated: in stream mode that only means "read more". */
+#define TRUNC(c, err, ...) ((c)->cap != NULL ? FRAME_MORE : \
+	    veil_seterr((err), VEIL_E_PARSE, __VA_ARGS__))
 
 static int
 need(struct cur *c, uint64_t n)
@@ -151,8 +156,7 @@ walk(struct cur *c, struct veil_err *err)
 		}
 		left[depth]--;
 		if (!need(c, 1))
-			return veil_seterr(err, VEIL_E_PARSE, "msgpack: "
-			    "truncated object");
+			return TRUNC(c, err, "msgpack: truncated object");
 		t = *c->p++;
 		n = 0;
 		skip = 0;
@@ -169,14 +173,21 @@ walk(struct cur *c, struct veil_err *err)
 			else {
 				hl = (t == 0xdc || t == 0xde) ? 2 : 4;
 				if (!need(c, (uint64_t)hl))
-					return veil_seterr(err, VEIL_E_PARSE,
+					return TRUNC(c, err,
 					    "msgpack: truncated header");
 				n = be(c->p, hl);
 				c->p += hl;
 				if (t == 0xde || t == 0xdf)
 					n *= 2;
 			}
-			if (!need(c, n))	/* each element takes a byte */
+			/* Each element takes a byte: in stream mode the
+			 * elements must fit under the cap. */
+			if (c->cap != NULL && (uint64_t)(c->cap - c->p) < n)
+				return veil_seterr(err, VEIL_E_LIMIT,
+				    "msgpack: container claims %llu elements, "
+				    "over the %zu-byte cap", (unsigned long long)n,
+				    (size_t)(c->cap - c->p));
+			if (c->cap == NULL && !need(c, n))
 				return veil_seterr(err, VEIL_E_PARSE,
 				    "msgpack: container claims %llu elements, "
 				    "%zu bytes left", (unsigned long long)n,
@@ -214,14 +225,17 @@ walk(struct cur *c, struct veil_err *err)
 		}
 		if (hl > 0) {
 			if (!need(c, (uint64_t)hl))
-				return veil_seterr(err, VEIL_E_PARSE,
+				return TRUNC(c, err,
 				    "msgpack: truncated length");
 			skip += be(c->p, hl);
 			c->p += hl;
 		}
+		if (c->cap != NULL && (uint64_t)(c->cap - c->p) < skip)
+			return veil_seterr(err, VEIL_E_LIMIT, "msgpack: a "
+			    "%llu-byte value, over the cap",
+			    (unsigned long long)skip);
 		if (!need(c, skip))
-			return veil_seterr(err, VEIL_E_PARSE, "msgpack: "
-			    "truncated data");
+			return TRUNC(c, err, "msgpack: truncated data");
 		c->p += skip;
 	}
 	return 0;
@@ -237,6 +251,7 @@ frame_check(const void *buf, size_t len, struct veil_err *err)
 
 	c.p = buf;
 	c.e = c.p + len;
+	c.cap = NULL;
 	if (len == 0)
 		return veil_seterr(err, VEIL_E_PARSE, "msgpack: empty frame");
 	if ((r = walk(&c, err)) != 0)
@@ -244,6 +259,28 @@ frame_check(const void *buf, size_t len, struct veil_err *err)
 	if (c.p != c.e)
 		return veil_seterr(err, VEIL_E_PARSE, "msgpack: %zu bytes "
 		    "after the object", (size_t)(c.e - c.p));
+	return 0;
+}
+
+int
+frame_scan(const void *buf, size_t len, size_t cap, size_t *objlen,
+    struct veil_err *err)
+{
+	struct cur c;
+	int r;
+
+	*objlen = 0;
+	c.p = buf;
+	c.e = c.p + (len < cap ? len : cap);
+	c.cap = c.p + cap;
+	if (len == 0)
+		return FRAME_MORE;
+	if ((r = walk(&c, err)) == FRAME_MORE && len >= cap)
+		return veil_seterr(err, VEIL_E_LIMIT, "msgpack: a message over "
+		    "%zu bytes", cap);
+	if (r != 0)
+		return r;
+	*objlen = (size_t)(c.p - (const unsigned char *)buf);
 	return 0;
 }
 

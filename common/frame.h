@@ -44,6 +44,18 @@ int	 frame_read(int fd, size_t max, void **bufp, size_t *lenp,
 int	 frame_check(const void *buf, size_t len, struct veil_err *err);
 
 /*
+ * For a stream of msgpack objects with no length prefix (msgpack-RPC):
+ * looks for the end of the first object in the len bytes at buf. Returns
+ * 0 with *objlen its length; FRAME_MORE if the object is not complete
+ * yet; VEIL_E_LIMIT if it cannot complete within cap bytes (a container
+ * or value claiming more than the cap, or cap bytes without an end);
+ * VEIL_E_PARSE if the bytes are not msgpack. Allocates nothing.
+ */
+#define FRAME_MORE	1
+int	 frame_scan(const void *buf, size_t len, size_t cap, size_t *objlen,
+	    struct veil_err *err);
+
+/*
  * frame_check(), then unpacks into *up (msgpack_unpacked_init'ed by the
  * caller, destroyed by the caller with msgpack_unpacked_destroy).
  */
