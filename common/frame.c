@@ -192,12 +192,14 @@ walk(struct cur *c, struct veil_err *err)
 				    "msgpack: container claims %llu elements, "
 				    "%zu bytes left", (unsigned long long)n,
 				    (size_t)(c->e - c->p));
-			if (n == 0)
-				continue;
+			/* msgpack-c counts an empty container as a level
+			 * too: so must we, or we pass what it refuses. */
 			if (depth == FRAME_MAX_DEPTH)
 				return veil_seterr(err, VEIL_E_LIMIT,
 				    "msgpack: nested deeper than %d",
 				    FRAME_MAX_DEPTH);
+			if (n == 0)
+				continue;
 			left[++depth] = n;
 			continue;
 		}

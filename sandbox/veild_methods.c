@@ -33,7 +33,8 @@ struct waiter {
 };
 
 static struct waiter *waiters;
-static uint64_t published_at;	/* d->finished when we last published */
+static uint64_t published_at = UINT64_MAX;	/* d->finished when we last
+						 * published; none yet */
 
 /* {====== parameters */
 
