@@ -40,13 +40,13 @@ WORKER_O = $(B)/sandbox/worker.o $(RUNTIME_O) $(SANDBOX_O) $(COMMON_O) \
 WORKER_LIBS = $(shell pkg-config --libs lua5.4 msgpack libcrypto) -lm
 
 PROGS	 = $(B)/veil $(B)/veild $(B)/veil-worker $(B)/clinic-gen
-UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic frame sandbox mock run runtime jobsec sampler dp ledger policy scrub kanon ingestor
+UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic frame sandbox mock run runtime jobsec sampler dp ledger policy scrub kanon ingestor client
 TESTS	 = $(addprefix $(B)/tests/test_, $(UNIT))
-FUZZ	 = csv schema table frame policy scrub
+FUZZ	 = csv schema table frame policy scrub rpc
 REPLAY	 = $(addprefix $(B)/tests/replay_, $(FUZZ))
 BENCH	 = $(B)/bench/bench_ingest $(B)/bench/bench_spawn \
 	   $(B)/bench/bench_runtime $(B)/bench/bench_release \
-	   $(B)/bench/bench_kanon
+	   $(B)/bench/bench_kanon $(B)/bench/bench_veild
 
 # Quiet by default; `make V=1` prints every command.
 ifeq ($(V),1)
@@ -109,12 +109,17 @@ $(B)/tests/replay_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/replay.o $(LIB_O)
 	$(msg) LD $@
 	$(Q)$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# The veild benchmark and test_client use the client library.
+$(B)/bench/bench_veild: $(B)/cli/client.o
+$(B)/tests/test_client: $(B)/cli/client.o
+
 $(B)/bench/bench_%: $(B)/bench/bench_%.o $(LIB_O)
 	$(msg) LD $@
 	$(Q)$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-test: $(PROGS) $(TESTS) $(REPLAY) $(B)/tests/sandbox-probe
+test: $(PROGS) $(TESTS) $(REPLAY) $(B)/tests/sandbox-probe $(B)/veild
 	@B=$(B) sh tests/run.sh $(UNIT) -- $(FUZZ)
+	@B=$(B) python3 tests/veild_test.py
 
 asan:
 	$(MAKE) B=build-asan CC=$(CC) test \
@@ -138,6 +143,7 @@ bench: $(BENCH) $(PROGS)
 	@$(B)/bench/bench_runtime $(B)/veil-worker
 	@$(B)/bench/bench_release
 	@$(B)/bench/bench_kanon
+	@$(B)/bench/bench_veild $(B)
 
 demo: $(PROGS)
 	@sh examples/demo.sh $(B)

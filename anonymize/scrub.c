@@ -535,7 +535,11 @@ email(const char *p, size_t n, size_t i, size_t *startp)
 
 /* }====== */
 
-/* The first finding at or after from; 0 if there is none. */
+/*
+ * The first finding at or after from; 0 if there is none. An e-mail
+ * address is looked for where a run of local-part characters starts (or
+ * where the scan resumes), everything else only after a boundary.
+ */
 static int
 next(const char *p, size_t n, size_t from, struct scrub_find *f)
 {
@@ -543,12 +547,11 @@ next(const char *p, size_t n, size_t from, struct scrub_find *f)
 	int c, prev;
 
 	for (i = from; i < n; i++) {
-		c = (unsigned char)p[i];
+		if ((c = (unsigned char)p[i]) >= 0x80)
+			continue;	/* findings are ASCII */
 		prev = ch(p, n, i - 1);
-		len = 0;
 		start = i;
-		if (c >= 0x80)
-			continue;
+		len = 0;
 		if (islocal(c) && (!islocal(prev) || i == from) &&
 		    (len = email(p, n, i, &start)) != 0) {
 			f->kind = SCRUB_EMAIL;
@@ -556,7 +559,14 @@ next(const char *p, size_t n, size_t from, struct scrub_find *f)
 		}
 		if (isword(prev))
 			continue;
-		if (isdig(c) || c == '+') {
+		if (c == '+') {
+			if ((len = phone(p, n, i)) != 0) {
+				f->kind = SCRUB_PHONE;
+				goto found;
+			}
+			continue;
+		}
+		if (isdig(c)) {
 			if ((len = id18(p, n, i)) != 0 ||
 			    (len = id15(p, n, i)) != 0)
 				f->kind = SCRUB_ID;

@@ -52,9 +52,23 @@ int	 cli_csv_option(int opt, const char *arg, struct ingest_opts *o);
 /* Finds veil-worker: $VEIL_WORKER, beside veil, or ../libexec/veil. */
 int	 cli_worker_path(char *buf, size_t len);
 
+/* Prints released results as veil run does (run.c). */
+struct msgpack_object;
+void	 cli_print_results(const struct msgpack_object *rel);
+
 int	 cmd_inspect(int argc, char **argv);
 int	 cmd_run(int argc, char **argv);
 int	 cmd_anonymize(int argc, char **argv);
 int	 cmd_mock(int argc, char **argv);
+
+/* The exchange commands, through veild (exchange.c). */
+int	 cmd_init(int argc, char **argv);
+int	 cmd_party(int argc, char **argv);
+int	 cmd_dataset(int argc, char **argv);
+int	 cmd_grant(int argc, char **argv);
+int	 cmd_job(int argc, char **argv);
+int	 cmd_budget(int argc, char **argv);
+int	 cmd_usage(int argc, char **argv);
+int	 cmd_audit(int argc, char **argv);
 
 #endif /* VEIL_CLI_H */

@@ -30,6 +30,28 @@ static const struct command {
 	  "--out OUT.csv [--report R.json] [--json]" },
 	{ "mock", cmd_mock,
 	  "mock --schema SCHEMA.lua --rows N [--seed N] [--out FILE]" },
+	{ "init", cmd_init,
+	  "init --home DIR [--token-out FILE]" },
+	{ "party", cmd_party,
+	  "party add NAME --role provider|buyer|auditor [--token-out FILE] "
+	  "| list" },
+	{ "dataset", cmd_dataset,
+	  "dataset register NAME --data D.csv --schema S.lua --policy P.lua" },
+	{ "dataset", cmd_dataset,
+	  "dataset approve NAME | list | show NAME | revoke NAME" },
+	{ "grant", cmd_grant,
+	  "grant DATASET --to BUYER --epsilon E [--purpose TEXT] "
+	  "[--expires UNIXTIME]" },
+	{ "job", cmd_job,
+	  "job submit JOB.lua --dataset NAME [--epsilon E] [--wait]" },
+	{ "job", cmd_job,
+	  "job status ID | wait ID | result ID" },
+	{ "budget", cmd_budget,
+	  "budget [--dataset NAME]" },
+	{ "usage", cmd_usage,
+	  "usage" },
+	{ "audit", cmd_audit,
+	  "audit tail [-n N] | verify" },
 };
 
 static void
@@ -42,6 +64,11 @@ usage(FILE *fp)
 		fprintf(fp, "  veil %s\n", commands[i].usage);
 	fprintf(fp, "\noptions for commands that read CSV: --delimiter C, "
 	    "--max-line BYTES, --max-fields N, --max-rows N\n"
+	    "options for the exchange commands (party to audit), which talk "
+	    "to veild:\n"
+	    "  --json, --home DIR or --socket PATH (else $VEIL_SOCKET, "
+	    "$VEIL_HOME/veil.sock),\n"
+	    "  --token-file FILE (else $VEIL_TOKEN, $VEIL_TOKEN_FILE)\n"
 	    "exit codes: 0 ok, 1 internal error, 2 usage or invalid input, "
 	    "3 job failed, 4 refused by policy, 5 daemon unreachable\n");
 }

@@ -49,6 +49,7 @@ static const char *const migrations[] = {
 	"  mode TEXT NOT NULL,"
 	"  eps_total INTEGER NOT NULL,"	/* nano-epsilons */
 	"  eps_job INTEGER NOT NULL,"
+	"  level INTEGER NOT NULL,"	/* highest classification */
 	"  key BLOB NOT NULL,"		/* pseudonymization key */
 	"  created INTEGER NOT NULL,"
 	"  approved INTEGER,"

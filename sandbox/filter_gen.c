@@ -8,7 +8,8 @@
  * Policy: default KILL_PROCESS; a foreign architecture (the i386 int 0x80
  * and x32 entry points on x86-64) is KILL_PROCESS too. Allowed: what the
  * worker needs after confinement, and no more: read on its job descriptor
- * (0), write on its result and log descriptors (1, 2), memory management
+ * (0) and on descriptor 3 (see below), write on its result and log
+ * descriptors (1, 2), memory management
  * without PROT_EXEC, clocks, randomness, exit. open/openat fail with
  * EACCES rather than kill, as OpenSSH does for the harmless probes libc
  * makes; everything else kills.
@@ -50,6 +51,7 @@ main(void)
 	struct scmp_arg_cmp fd0 = { 0, SCMP_CMP_EQ, 0, 0 };
 	struct scmp_arg_cmp fd1 = { 0, SCMP_CMP_EQ, 1, 0 };
 	struct scmp_arg_cmp fd2 = { 0, SCMP_CMP_EQ, 2, 0 };
+	struct scmp_arg_cmp fd3 = { 0, SCMP_CMP_EQ, 3, 0 };
 	/* (prot & PROT_EXEC) == 0 */
 	struct scmp_arg_cmp noexec = { 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0 };
 	unsigned char *bpf;
@@ -65,6 +67,17 @@ main(void)
 	}
 	/* I/O on the worker's own descriptors only. */
 	rule(SCMP_ACT_ALLOW, SCMP_SYS(read), 1, &fd0);
+	/*
+	 * The ingest child (kind "ingest", worker_proto.h) streams the
+	 * uploaded CSV from descriptor 3 (WORKER_FD_CSV): streaming keeps
+	 * its memory to the table being built, where mapping the CSV would
+	 * charge the whole file to RLIMIT_AS, and works on a pipe too. In
+	 * every other job descriptor 3 is table 0, a sealed memfd the worker
+	 * has already mapped read-only, so reading it gives nothing new;
+	 * with no tables it is closed (EBADF). Its output memfd needs no
+	 * rule: it is mapped before the filter is installed.
+	 */
+	rule(SCMP_ACT_ALLOW, SCMP_SYS(read), 1, &fd3);
 	rule(SCMP_ACT_ALLOW, SCMP_SYS(write), 1, &fd1);
 	rule(SCMP_ACT_ALLOW, SCMP_SYS(write), 1, &fd2);
 	ALLOW(close);

@@ -146,19 +146,29 @@ spawner_start_fds(const char *worker, char *const argv[], const int *tfds,
     size_t ntables, const void *job, size_t joblen,
     const struct spawner_limits *lim, struct veil_err *err)
 {
+	return spawner_start_ex(worker, argv, tfds, ntables, NULL, 0, job,
+	    joblen, lim, err);
+}
+
+struct spawner *
+spawner_start_ex(const char *worker, char *const argv[], const int *tfds,
+    size_t ntables, const int *xfds, size_t nextra, const void *job,
+    size_t joblen, const struct spawner_limits *lim, struct veil_err *err)
+{
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	struct spawner *s = NULL;
 	sigset_t none, all;
-	char *av[64], *ev[8], num[4][32];
-	int src[3 + WORKER_MAX_TABLES], hi[3 + WORKER_MAX_TABLES];
+	char *av[64], *ev[8], num[5][32];
+	int src[3 + WORKER_MAX_TABLES + WORKER_MAX_EXTRA];
+	int hi[3 + WORKER_MAX_TABLES + WORKER_MAX_EXTRA];
 	int resp[2] = { -1, -1 }, logp[2] = { -1, -1 };
-	size_t i, nfd = WORKER_FD_TABLE0 + ntables, ac = 0;
+	size_t i, nfd = WORKER_FD_TABLE0 + ntables + nextra, ac = 0;
 	int fa_ok = 0, attr_ok = 0, r;
 
 	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++)
 		src[i] = hi[i] = -1;
-	if (ntables > WORKER_MAX_TABLES)
+	if (ntables > WORKER_MAX_TABLES || nextra > WORKER_MAX_EXTRA)
 		goto einval;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		goto enomem;
@@ -174,6 +184,10 @@ spawner_start_fds(const char *worker, char *const argv[], const int *tfds,
 		goto sys;
 	for (i = 0; i < ntables; i++)
 		if ((src[WORKER_FD_TABLE0 + i] = fcntl(tfds[i],
+		    F_DUPFD_CLOEXEC, 0)) == -1)
+			goto sys;
+	for (i = 0; i < nextra; i++)
+		if ((src[WORKER_FD_TABLE0 + ntables + i] = fcntl(xfds[i],
 		    F_DUPFD_CLOEXEC, 0)) == -1)
 			goto sys;
 	if (pipe2(resp, O_CLOEXEC) == -1 || pipe2(logp, O_CLOEXEC) == -1)
@@ -220,6 +234,11 @@ spawner_start_fds(const char *worker, char *const argv[], const int *tfds,
 	snprintf(num[3], sizeof(num[3]), "%u", lim->cpu_ms);
 	av[ac++] = "--cpu-ms";
 	av[ac++] = num[3];
+	if (nextra > 0) {
+		snprintf(num[4], sizeof(num[4]), "%zu", nextra);
+		av[ac++] = "--extra";
+		av[ac++] = num[4];
+	}
 	av[ac] = NULL;
 
 	s->t0 = now_ms();
@@ -241,8 +260,8 @@ spawner_start_fds(const char *worker, char *const argv[], const int *tfds,
 	goto done;
 
  einval:
-	veil_seterr(err, VEIL_E_INVALID, "spawn: at most %d tables",
-	    WORKER_MAX_TABLES);
+	veil_seterr(err, VEIL_E_INVALID, "spawn: at most %d tables and %d "
+	    "extra descriptors", WORKER_MAX_TABLES, WORKER_MAX_EXTRA);
 	goto fail;
  enomem:
 	veil_seterr(err, VEIL_E_NOMEM, "spawn: out of memory");
@@ -328,6 +347,7 @@ drain(struct spawner *s, int fd)
 
 static const char *const classes[] = {
 	"syntax", "runtime", "memory", "cpu", "input", "result", "internal",
+	"output",	/* ingest: the table does not fit the output memfd */
 	NULL
 };
 

@@ -79,6 +79,17 @@ struct spawner	*spawner_start_fds(const char *worker, char *const argv[],
 		    size_t joblen, const struct spawner_limits *lim,
 		    struct veil_err *err);
 /*
+ * The same with nextra (at most WORKER_MAX_EXTRA) more descriptors, which
+ * the worker gets right after the tables (3 + ntables ..), and
+ * "--extra N" among its arguments: the ingest child's CSV and output
+ * memfd (worker_proto.h). The descriptors stay the caller's; the worker
+ * shares their file descriptions (offsets included).
+ */
+struct spawner	*spawner_start_ex(const char *worker, char *const argv[],
+		    const int *table_fds, size_t ntables, const int *extra_fds,
+		    size_t nextra, const void *job, size_t joblen,
+		    const struct spawner_limits *lim, struct veil_err *err);
+/*
  * Waits for the worker to end (or kills it at its deadline) and fills
  * *out, which the caller releases with spawner_outcome_free(). Returns 0,
  * or a VEIL_E_* code if waiting itself failed.

@@ -586,10 +586,11 @@ main(int argc, char **argv)
 			*slash = '\0';
 		if (strlen(exe) > sizeof(d.worker) - 32)
 			return 1;
-		snprintf(d.worker, sizeof(d.worker), "%s/veil-worker", exe);
+		snprintf(d.worker, sizeof(d.worker), "%.960s/veil-worker",
+		    exe);
 		if (access(d.worker, X_OK) != 0)
 			snprintf(d.worker, sizeof(d.worker),
-			    "%s/../libexec/veil/veil-worker", exe);
+			    "%.960s/../libexec/veil/veil-worker", exe);
 	}
 	if (access(d.worker, X_OK) != 0) {
 		fprintf(stderr, "veild: %s: %s\n", d.worker, strerror(errno));

@@ -333,7 +333,7 @@ run_ingest(struct runner *rn, struct task *t)
 	char *schema = NULL, *policy = NULL, name[65], path[PATH_MAX];
 	char detail[128];
 	int64_t size, eps_total = 0, eps_job = 0;
-	int fd = -1, r, written = 0;
+	int fd = -1, r, written = 0, level;
 
 	memset(&res, 0, sizeof(res));
 	veil_err_clear(&err);
@@ -353,6 +353,17 @@ run_ingest(struct runner *rn, struct task *t)
 	lim.memory_bytes = INGEST_MEMORY;
 	lim.cpu_ms = INGEST_CPU_MS;
 	lim.wall_ms = INGEST_WALL_MS;
+	/* The check again, for the classification level: the schema's
+	 * numbers reach the daemon only through a confined child. */
+	if ((r = ingestor_check(rn->d->worker, schema, strlen(schema), policy,
+	    strlen(policy), &res, &err)) != 0) {
+		map_ingest_error(t, r, &err);
+		drop_upload(rn, t);
+		goto out;
+	}
+	level = res.level;
+	ingestor_result_free(&res);
+	memset(&res, 0, sizeof(res));
 	if ((r = ingestor_run(rn->d->worker, fd, (uint64_t)size, schema,
 	    strlen(schema), policy, strlen(policy), key, sizeof(key), &lim,
 	    &res, &err)) != 0) {
@@ -366,7 +377,8 @@ run_ingest(struct runner *rn, struct task *t)
 	 * it in an empty Lua state under instruction and memory caps.
 	 */
 	if (policy_load_buffer(policy, strlen(policy), "policy.lua", &pol,
-	    &err) != 0 || (pol->mode == POLICY_DP && (ledger_parse(
+	    &err) != 0 || (policy_apply_level(pol, level), 0) ||
+	    (pol->mode == POLICY_DP && (ledger_parse(
 	    pol->eps_total, &eps_total) != 0 || ledger_parse(pol->eps_job,
 	    &eps_job) != 0))) {
 		task_fail(t, RPC_BAD_REQUEST, "%s", err.msg[0] ? err.msg :
@@ -386,8 +398,8 @@ run_ingest(struct runner *rn, struct task *t)
 		goto dbfail;
 	if (sqlite3_prepare_v2(catalog_db(rn->cat), "INSERT INTO dataset (name, "
 	    "provider, state, rows, columns, digest, schema, policy, mode, "
-	    "eps_total, eps_job, key, created) VALUES (?, ?, 'pending', ?, ?, "
-	    "?, ?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+	    "eps_total, eps_job, key, created, level) VALUES (?, ?, 'pending', "
+	    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
 		goto dbfail;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, t->party);
@@ -402,6 +414,7 @@ run_ingest(struct runner *rn, struct task *t)
 	sqlite3_bind_int64(st, 10, eps_job);
 	sqlite3_bind_blob(st, 11, key, sizeof(key), SQLITE_STATIC);
 	sqlite3_bind_int64(st, 12, (int64_t)time(NULL));
+	sqlite3_bind_int(st, 13, level);
 	r = sqlite3_step(st);
 	sqlite3_finalize(st);
 	st = NULL;
@@ -488,6 +501,7 @@ struct job {
 	char		 name[65];
 	char		 buyer_name[72];
 	char		 state[16];	/* the data set's */
+	int		 level;		/* its classification */
 };
 
 static void
@@ -509,7 +523,7 @@ claim(struct runner *rn, struct job *j)
 	if (catalog_begin(rn->cat) != 0)
 		return 0;
 	if (sqlite3_prepare_v2(db, "SELECT j.id, j.dataset, j.buyer, j.source, "
-	    "j.eps, s.name, s.policy, s.state, p.name FROM job j JOIN dataset "
+	    "j.eps, s.name, s.policy, s.state, p.name, s.level FROM job j JOIN dataset "
 	    "s ON s.id = j.dataset JOIN party p ON p.id = j.buyer WHERE "
 	    "j.state = 'queued' ORDER BY j.id LIMIT 1", -1, &st, NULL) !=
 	    SQLITE_OK) {
@@ -529,6 +543,7 @@ claim(struct runner *rn, struct job *j)
 		    (const char *)sqlite3_column_text(st, 7));
 		snprintf(j->buyer_name, sizeof(j->buyer_name), "%s",
 		    (const char *)sqlite3_column_text(st, 8));
+		j->level = sqlite3_column_int(st, 9);
 		got = 1;
 	}
 	sqlite3_finalize(st);
@@ -718,8 +733,8 @@ run_job(struct runner *rn, struct job *j)
 		goto out;
 	}
 	if (policy_load_buffer(j->policy, strlen(j->policy), "policy.lua", &p,
-	    &err) != 0 || jobspec_frame(&frame, j->source, strlen(j->source),
-	    p, 0) != 0) {
+	    &err) != 0 || (policy_apply_level(p, j->level), 0) ||
+	    jobspec_frame(&frame, j->source, strlen(j->source), p, 0) != 0) {
 		(void)finish(rn, j, "failed", "internal", 0, NULL, NULL);
 		goto out;
 	}

@@ -7,6 +7,10 @@
  * tables read-only and check their seals, confine (confine.c), and only
  * then read the job frame and validate the tables, which are untrusted
  * input as far as this process is concerned.
+ *
+ * It is also the ingest child: kinds "check" (a schema and a policy
+ * text) and "ingest" (a CSV through a schema, de-identified, written to
+ * an output memfd), so that the daemon never parses uploaded text.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -21,9 +25,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "confine.h"
 #include "frame.h"
+#include "identifiers.h"
+#include "ingest.h"
+#include "policy.h"
 #include "rt.h"
+#include "schema.h"
 #include "table.h"
 #include "worker_proto.h"
 
@@ -37,8 +49,11 @@ struct wtable {
 };
 
 static struct wtable tables[WORKER_MAX_TABLES];
-static int ntables;
+static int ntables, nextra;
 static unsigned int level;
+/* kind "ingest": the output memfd, mapped read-write before confinement */
+static void *out_map;
+static size_t out_len;
 
 /* A log line to the parent, which decides who may see it. */
 static void
@@ -98,6 +113,53 @@ map_tables(void)
 			wlog("table %d: mmap: %s", i, strerror(errno));
 			_exit(WORKER_EXIT_TABLE);
 		}
+	}
+}
+
+/*
+ * The ingest layout (worker_proto.h): maps the output memfd shared and
+ * writable, sparse (no MAP_POPULATE: only the pages written are backed),
+ * while the process is still trusted, so the filter needs no rule for
+ * it. Its size counts towards RLIMIT_AS like the tables'.
+ */
+static void
+map_output(void)
+{
+	struct stat st;
+
+	if (fstat(WORKER_FD_OUT, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size <= 0) {
+		wlog("output: not a sized memfd");
+		_exit(WORKER_EXIT_USAGE);
+	}
+	out_len = (size_t)st.st_size;
+	out_map = mmap(NULL, out_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    WORKER_FD_OUT, 0);
+	if (out_map == MAP_FAILED) {
+		wlog("output: mmap: %s", strerror(errno));
+		_exit(errno == ENOMEM ? WORKER_EXIT_NOMEM : WORKER_EXIT_USAGE);
+	}
+}
+
+/*
+ * libcrypto initialises itself lazily (configuration file, providers,
+ * method tables) on first use: do that first use now, while files can
+ * still be opened, not under the filter. Its atexit handler is not
+ * wanted: it wakes futex waiters, which the filter kills.
+ */
+static void
+warm_crypto(void)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG |
+	    OPENSSL_INIT_NO_ATEXIT, NULL) != 1 ||
+	    HMAC(EVP_sha256(), "k", 1, (const unsigned char *)"x", 1, md,
+	    &n) == NULL ||
+	    EVP_Digest("x", 1, md, &n, EVP_sha256(), NULL) != 1) {
+		wlog("libcrypto: initialisation failed");
+		_exit(WORKER_EXIT_NOMEM);
 	}
 }
 
@@ -306,6 +368,214 @@ run_describe(void)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* A str field of the job frame (not NUL-terminated), or exit. */
+static void
+job_text(const msgpack_object *job, const char *key, const char **p,
+    size_t *len)
+{
+	if (frame_get_str(job, key, p, len) != 0) {
+		wlog("job frame: %s: expected a string", key);
+		_exit(WORKER_EXIT_JOB);
+	}
+}
+
+/* A loader's failure: out of memory is "memory", the rest the input's. */
+static void
+fail_load(int r, const char *msg)
+{
+	fail(r == VEIL_E_NOMEM ? "memory" : "input", msg);
+}
+
+/*
+ * The schema of a registered data set has no directory: it is a text,
+ * and the ingest child has no file system. schema.c refuses a
+ * hierarchy.file when it is given no directory (and under the filter
+ * open() would fail with EACCES anyway); its text is made to say what to
+ * do instead. Any other message is left as it is.
+ */
+static void
+load_schema(const char *src, size_t len, struct schema **sp)
+{
+	static const char refused[] = "hierarchy.file: hierarchy files are "
+	    "not allowed here";
+	struct veil_err err;
+	char msg[VEIL_ERR_MSGLEN];
+	char *at;
+	int r;
+
+	veil_err_clear(&err);
+	if ((r = schema_load_buffer(src, len, "schema.lua", NULL, sp,
+	    &err)) == 0)
+		return;
+	if ((at = strstr(err.msg, refused)) != NULL) {
+		*at = '\0';
+		snprintf(msg, sizeof(msg), "%.384shierarchy files cannot be "
+		    "used in a registered data set; put the hierarchy inline "
+		    "(hierarchy = { rows = { ... } })", err.msg);
+		fail_load(r, msg);
+	}
+	fail_load(r, err.msg[0] ? err.msg : "schema.lua: cannot be loaded");
+}
+
+static void
+load_policy(const char *src, size_t len, struct policy **pp)
+{
+	struct veil_err err;
+	int r;
+
+	veil_err_clear(&err);
+	if ((r = policy_load_buffer(src, len, "policy.lua", pp, &err)) != 0)
+		fail_load(r, err.msg[0] ? err.msg :
+		    "policy.lua: cannot be loaded");
+}
+
+/* kind "check": a schema and a policy text, loaded and validated. */
+static void
+run_check(const msgpack_object *job)
+{
+	struct schema *s;
+	struct policy *p;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	const char *stext, *ptext;
+	size_t slen, plen, i;
+	int lvl;
+
+	job_text(job, "schema", &stext, &slen);
+	job_text(job, "policy", &ptext, &plen);
+	load_schema(stext, slen, &s);
+	load_policy(ptext, plen, &p);
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	pack_head(&pk, "ok", NULL, NULL, 1);
+	frame_pack_cstr(&pk, "results");
+	msgpack_pack_map(&pk, 5);
+	frame_pack_cstr(&pk, "columns");
+	msgpack_pack_uint64(&pk, s->ncols);
+	frame_pack_cstr(&pk, "level");	/* the highest classification */
+	for (i = 0, lvl = 0; i < s->ncols; i++)
+		if (s->cols[i].level > lvl)
+			lvl = s->cols[i].level;
+	msgpack_pack_uint64(&pk, (uint64_t)lvl);
+	frame_pack_cstr(&pk, "name");
+	frame_pack_cstr(&pk, s->name != NULL ? s->name : "");
+	frame_pack_cstr(&pk, "mode");
+	frame_pack_cstr(&pk, policy_mode_name(p->mode));
+	frame_pack_cstr(&pk, "unit");
+	frame_pack_cstr(&pk, s->unit != NULL ? s->unit : "");
+	write_result(&sb);
+	msgpack_sbuffer_destroy(&sb);
+	policy_free(p);
+	schema_free(s);
+}
+
+static void
+sha256_hex(const void *p, size_t n, char hex[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0, i;
+
+	if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1 || len != 32)
+		fail("internal", "SHA-256 failed");
+	for (i = 0; i < 32; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 0x0f];
+	}
+	hex[64] = '\0';
+}
+
+/*
+ * kind "ingest": the CSV on WORKER_FD_CSV through the schema, with every
+ * check of ingestion (default limits), then the schema's identifier
+ * actions under the data set's key, exactly as `veil run` does
+ * (cli/run.c); the table goes into the output mapping at offset 0.
+ */
+static void
+run_ingest(const msgpack_object *job)
+{
+	struct ingest_opts opts;
+	struct table_builder *b = NULL;
+	struct schema *s;
+	struct policy *p;
+	struct table *t;
+	struct veil_err err;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	const char *stext, *ptext, *key;
+	char msg[VEIL_ERR_MSGLEN], hex[65];
+	void *raw = NULL, *anon = NULL;
+	size_t slen, plen, klen, rawlen, alen;
+	uint64_t rows;
+	unsigned int cols;
+	int r;
+
+	if (nextra != WORKER_INGEST_EXTRA || ntables != 0 || out_map == NULL) {
+		wlog("job frame: ingest needs no tables and --extra %d",
+		    WORKER_INGEST_EXTRA);
+		_exit(WORKER_EXIT_JOB);
+	}
+	job_text(job, "schema", &stext, &slen);
+	job_text(job, "policy", &ptext, &plen);
+	if (frame_get_bin(job, "key", &key, &klen) != 0 ||
+	    klen != WORKER_KEY_LEN) {
+		wlog("job frame: key: expected %d bytes", WORKER_KEY_LEN);
+		_exit(WORKER_EXIT_JOB);
+	}
+	load_schema(stext, slen, &s);
+	load_policy(ptext, plen, &p);
+
+	veil_err_clear(&err);
+	ingest_opts_default(&opts);
+	if ((r = ingest_csv_fd(WORKER_FD_CSV, "data.csv", s, &opts, &b, NULL,
+	    &err)) != 0 ||
+	    (r = table_builder_finish(b, &raw, &rawlen, &err)) != 0)
+		fail_load(r, err.msg[0] ? err.msg : "data.csv: cannot be read");
+	table_builder_free(b);
+	if ((r = table_open(raw, rawlen, &t, &err)) != 0)
+		fail("internal", err.msg);
+	if ((r = anon_identifiers(t, s, (const unsigned char *)key, klen,
+	    &anon, &alen, &err)) != 0)
+		fail_load(r, err.msg[0] ? err.msg : "cannot de-identify");
+	table_free(t);
+	free(raw);
+	if ((r = table_open(anon, alen, &t, &err)) != 0)
+		fail("internal", err.msg);
+	rows = table_nrows(t);
+	cols = table_ncols(t);
+	table_free(t);
+	if (alen > out_len) {
+		snprintf(msg, sizeof(msg), "the de-identified table (%zu "
+		    "bytes) does not fit the output buffer (%zu bytes)", alen,
+		    out_len);
+		fail("output", msg);
+	}
+	memcpy(out_map, anon, alen);
+	sha256_hex(anon, alen, hex);
+	free(anon);
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	pack_head(&pk, "ok", NULL, NULL, 1);
+	frame_pack_cstr(&pk, "results");
+	msgpack_pack_map(&pk, 4);
+	frame_pack_cstr(&pk, "rows");
+	msgpack_pack_uint64(&pk, rows);
+	frame_pack_cstr(&pk, "columns");
+	msgpack_pack_unsigned_int(&pk, cols);
+	frame_pack_cstr(&pk, "bytes");
+	msgpack_pack_uint64(&pk, alen);
+	frame_pack_cstr(&pk, "digest");
+	frame_pack_cstr(&pk, hex);
+	write_result(&sb);
+	msgpack_sbuffer_destroy(&sb);
+	policy_free(p);
+	schema_free(s);
+	/* Nothing to flush; no exit handlers (libcrypto's, see above). */
+	_exit(WORKER_EXIT_OK);
+}
+
 #if defined(__SANITIZE_ADDRESS__)
 /*
  * Sanitizer builds only: LeakSanitizer stops the world with ptrace and
@@ -353,17 +623,27 @@ main(int argc, char **argv)
 			cpu = num_arg(argv[i + 1]);
 		else if (strcmp(argv[i], "--cpu-ms") == 0)
 			cpu_ms = num_arg(argv[i + 1]);
+		else if (strcmp(argv[i], "--extra") == 0)
+			nextra = (int)num_arg(argv[i + 1]);
 		else
 			_exit(WORKER_EXIT_USAGE);
 	}
 	if (i != argc || ntables < 0 || ntables > WORKER_MAX_TABLES)
 		_exit(WORKER_EXIT_USAGE);
+	/* The one layout with extra descriptors: the ingest child's. */
+	if (nextra != 0 && (nextra != WORKER_INGEST_EXTRA || ntables != 0))
+		_exit(WORKER_EXIT_USAGE);
 	map_tables();
 	for (i = 0; i < ntables; i++)
 		total += tables[i].len;
+	if (nextra == WORKER_INGEST_EXTRA) {
+		map_output();
+		total += out_len;
+		warm_crypto();
+	}
 
 	memset(&co, 0, sizeof(co));
-	co.keep_fds = WORKER_FD_TABLE0 + ntables;
+	co.keep_fds = WORKER_FD_TABLE0 + ntables + nextra;
 	co.memory_bytes = memory > 0 ? memory + total + WORKER_BASE_AS : 0;
 #if defined(__SANITIZE_ADDRESS__)
 	co.memory_bytes = 0;	/* ASan's shadow needs terabytes of AS */
@@ -412,6 +692,10 @@ main(int argc, char **argv)
 		run_describe();
 	else if (klen == 3 && memcmp(kind, "lua", 3) == 0)
 		run_lua(job);
+	else if (klen == 5 && memcmp(kind, "check", 5) == 0)
+		run_check(job);
+	else if (klen == 6 && memcmp(kind, "ingest", 6) == 0)
+		run_ingest(job);
 	else
 		fail("input", "unknown job kind");
 	msgpack_unpacked_destroy(&up);

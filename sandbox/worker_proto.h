@@ -5,11 +5,32 @@
  *
  * Descriptors in the worker: 0 the job frame (a sealed memfd), 1 the
  * result frame (a pipe), 2 log lines (a pipe), 3.. the tables (sealed
- * memfds, one per table, in job order).
+ * memfds, one per table, in job order), then the extra descriptors, if
+ * any (spawner_start_ex).
  * Arguments: veil-worker --tables N --memory BYTES --cpu SECONDS
+ * [--cpu-ms MS] [--extra N]
  *
  * Job frame (msgpack map): "kind" (str), "tables" (array of str names,
- * one per table descriptor), and the fields of that kind.
+ * one per table descriptor), and the fields of that kind:
+ *   "describe"  none; results: per table {rows, columns, digest (FNV-1a)}
+ *   "lua"       source, mode, ...; one table (run_lua in worker.c)
+ *   "check"     schema (str, Lua text, named "schema.lua"), policy (str,
+ *               "policy.lua"); no tables; results: {columns, name, mode,
+ *               unit}, or an "input" error whose message is the loader's
+ *   "ingest"    schema, policy, key (bin, WORKER_KEY_LEN bytes: the data
+ *               set's pseudonymization key); no tables and --extra 2:
+ *                 3  WORKER_FD_CSV  the CSV, read from its current offset
+ *                    (a regular file, memfd or pipe; the offset is shared
+ *                    with the parent's descriptor and moves);
+ *                 4  WORKER_FD_OUT  a memfd the parent made and sized
+ *                    (sparse); the worker maps it MAP_SHARED read-write
+ *                    before it confines itself and writes the
+ *                    de-identified table at offset 0 (RLIMIT_FSIZE is 0,
+ *                    so never with write());
+ *               results: {rows, columns, bytes (table length), digest
+ *               (hex SHA-256 of the table bytes)}; errors: "input" (CSV,
+ *               schema or policy: the message names file, line, column),
+ *               "memory", "output" (the table does not fit the memfd).
  * Result frame (msgpack map): "status" ("ok" | "error"), "class" (error
  * class, with "error"), "message" (str, withheld from buyers on real
  * data), "confinement" (uint, CONFINE_* bits), "results" (map), "stats"
@@ -23,7 +44,14 @@
 #define WORKER_FD_LOG		2
 #define WORKER_FD_TABLE0	3
 #define WORKER_MAX_TABLES	16
-#define WORKER_MAX_JOB		(1u << 20)	/* job frame bytes */
+#define WORKER_MAX_EXTRA	2	/* descriptors after the tables */
+/* kind "ingest" (no tables, two extra descriptors): */
+#define WORKER_FD_CSV		3	/* the CSV, read() (filter_gen.c) */
+#define WORKER_FD_OUT		4	/* the output memfd, mapped shared */
+#define WORKER_INGEST_EXTRA	2
+#define WORKER_KEY_LEN		32	/* the pseudonymization key */
+/* job frame bytes: a schema and a policy of up to 4 MiB each (luadata.h) */
+#define WORKER_MAX_JOB		(9u << 20)
 #define WORKER_BASE_AS		(256ull << 20)	/* code, libs, stacks */
 
 /* Exit codes of a worker that could not write a result frame. */

@@ -25,6 +25,15 @@
 #define NOTES		20000
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 /* {====== hand-written cases ====== */
 
 /* Scrubs s and compares the result with want. */
@@ -294,6 +303,45 @@ test_bound(void **state)
 			free(out);
 		}
 	}
+}
+
+/*
+ * Inputs built to make a scanner backtrack: every one must scrub in time
+ * linear in its size. Timings are printed, not asserted; the fuzzer
+ * watches for slow inputs too.
+ */
+static void
+test_adversarial(void **state)
+{
+	static const char *const unit[] = { "a", "1", "1.", "a.", "a@", "@a.",
+	    "1:", "a:", "::1", "+86", "6222 ", "1-", "x.y.z@", "12:30:45 ",
+	    "a@b.cc ", "请" };
+	size_t n = 1 << 20, i, k, len, cap = scrub_bound(n);
+	char *in = malloc(n), *out = malloc(cap);
+	double t, worst = 0;
+	const char *slow = "";
+	long r;
+
+	(void)state;
+	assert_non_null(in);
+	assert_non_null(out);
+	for (i = 0; i < NELEM(unit); i++) {
+		len = strlen(unit[i]);
+		for (k = 0; k < n; k++)
+			in[k] = unit[i][k % len];
+		t = now();
+		r = scrub_text(in, n, out, cap, NULL);
+		t = now() - t;
+		assert_true(r >= 0);
+		if (t > worst) {
+			worst = t;
+			slow = unit[i];
+		}
+	}
+	print_message("adversarial: slowest \"%s\" repeated, %.1f MB/s\n",
+	    slow, n / worst / 1e6);
+	free(in);
+	free(out);
 }
 
 /* }====== */
@@ -924,26 +972,24 @@ corpus_teardown(void **state)
 	return 0;
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
+/* A mismatch in context, on one line, cut at character boundaries. */
 static void
 show(const char *what, const struct scrub_find *f)
 {
-	size_t a = f->start >= 12 ? f->start - 12 : 0;
-	size_t b = f->start + f->len + 12;
+	char line[128];
+	size_t a = f->start >= 15 ? f->start - 15 : 0, b, k;
 
-	if (b > corpus.len)
-		b = corpus.len;
-	print_message("  %s %s: \"%.*s\" in \"%.*s\"\n", what,
-	    scrub_tag(f->kind), (int)f->len, corpus.text + f->start,
-	    (int)(b - a), corpus.text + a);
+	b = f->start + f->len + 15 < corpus.len ? f->start + f->len + 15 :
+	    corpus.len;
+	while (a < f->start && (corpus.text[a] & 0xc0) == 0x80)
+		a++;
+	while (b < corpus.len && (corpus.text[b] & 0xc0) == 0x80)
+		b--;
+	for (k = 0; k < b - a && k < sizeof(line) - 1; k++)
+		line[k] = corpus.text[a + k] == '\n' ? ' ' : corpus.text[a + k];
+	line[k] = '\0';
+	print_message("  %s %s \"%.*s\" in \"%s\"\n", what,
+	    scrub_tag(f->kind), (int)f->len, corpus.text + f->start, line);
 }
 
 static void
@@ -969,7 +1015,7 @@ test_corpus(void **state)
 	for (k = 0; k < nfound; k++) {
 		nf[f[k].kind]++;
 		while (j < c->ntruth && c->truth[j].start < f[k].start) {
-			if (shown++ < 60)
+			if (shown++ < 8)
 				show("missed", &c->truth[j]);
 			j++;
 		}
@@ -979,7 +1025,7 @@ test_corpus(void **state)
 			tp[t->kind]++;
 			alltp++;
 			j++;
-		} else if (shown++ < 60)
+		} else if (shown++ < 8)
 			show("wrong", &f[k]);
 	}
 	for (j = 0; j < c->ntruth; j++)
@@ -1075,6 +1121,7 @@ main(void)
 		cmocka_unit_test(test_mixed),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_bound),
+		cmocka_unit_test(test_adversarial),
 		cmocka_unit_test(test_corpus),
 		cmocka_unit_test(test_corpus_text),
 	};
