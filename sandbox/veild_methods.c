@@ -63,9 +63,9 @@ p_name(const msgpack_object *params, const char *key, char *buf,
 	const char *p;
 	size_t len, i;
 
-	if (p_str(params, key, &p, &len, 64, e) != 0)
+	if (p_str(params, key, &p, &len, 4096, e) != 0)
 		return e->code;
-	if (len == 0 || p[0] == '.')
+	if (len == 0 || len > 64 || p[0] == '.')
 		return rpc_fail(e, RPC_BAD_REQUEST, "params.%s: a name of 1 to "
 		    "64 letters, digits, '_', '-' or '.', not starting with "
 		    "'.'", key);
@@ -104,7 +104,10 @@ p_int(const msgpack_object *params, const char *key, int64_t *out,
 	return 0;
 }
 
-/* An epsilon as an exact decimal string (a number is accepted too). */
+/*
+ * An epsilon as an exact decimal string: a float would arrive already
+ * rounded (0.1 is not 0.1), and budgets are kept exact.
+ */
 static int
 p_eps(const msgpack_object *params, const char *key, int64_t *out,
     int required, struct rpc_err *e)
@@ -118,17 +121,12 @@ p_eps(const msgpack_object *params, const char *key, int64_t *out,
 			    "expected an epsilon such as \"0.5\"", key);
 		return 1;
 	}
-	if (o->type == MSGPACK_OBJECT_STR && o->via.str.size < sizeof(buf)) {
-		memcpy(buf, o->via.str.ptr, o->via.str.size);
-		buf[o->via.str.size] = '\0';
-	} else if (o->type == MSGPACK_OBJECT_FLOAT64 ||
-	    o->type == MSGPACK_OBJECT_FLOAT32)
-		snprintf(buf, sizeof(buf), "%.9f", o->via.f64);
-	else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-		snprintf(buf, sizeof(buf), "%llu",
-		    (unsigned long long)o->via.u64);
-	else
-		buf[0] = '\0';
+	if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= sizeof(buf))
+		return rpc_fail(e, RPC_BAD_REQUEST, "params.%s: expected a "
+		    "decimal string such as \"0.5\" (not a float: budgets are "
+		    "exact)", key);
+	memcpy(buf, o->via.str.ptr, o->via.str.size);
+	buf[o->via.str.size] = '\0';
 	if (ledger_parse(buf, out) != 0 || *out <= 0)
 		return rpc_fail(e, RPC_BAD_REQUEST, "params.%s: expected a "
 		    "positive decimal such as \"0.5\" (at most 9 decimals)",
@@ -424,7 +422,10 @@ m_dataset_register(struct veild *d, struct client *c,
 	    p_str(params, "policy", &pp, &pl, VEILD_TEXT_MAX, e) != 0 ||
 	    p_int(params, "size", &size, 1, e) != 0)
 		return e->code;
-	if (size <= 0 || (uint64_t)size > d->max_upload)
+	if (size <= 0)
+		return rpc_fail(e, RPC_BAD_REQUEST, "params.size: %lld; "
+		    "expected the CSV's size in bytes", (long long)size);
+	if ((uint64_t)size > d->max_upload)
 		return rpc_fail(e, RPC_TOO_LARGE, "params.size: %lld bytes; "
 		    "an upload holds 1 to %llu bytes", (long long)size,
 		    (unsigned long long)d->max_upload);
