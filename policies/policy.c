@@ -62,17 +62,21 @@ perr(struct pctx *c, const char *fmt, ...)
 	return veil_seterr(c->err, VEIL_E_SCHEMA, "%s: %s", c->file, msg);
 }
 
-/* The shortest decimal that reads back as v: what the author wrote. */
+/*
+ * The shortest plain decimal (never an exponent: epsilons are read back
+ * as exact decimals) that reads back as v: what the author wrote.
+ */
 static void
 shortest(double v, char *buf, size_t len)
 {
 	int p;
 
-	for (p = 1; p <= 17; p++) {
-		snprintf(buf, len, "%.*g", p, v);
+	for (p = 0; p <= 20; p++) {
+		snprintf(buf, len, "%.*f", p, v);
 		if (strtod(buf, NULL) == v)
 			return;
 	}
+	snprintf(buf, len, "%.17g", v);
 }
 
 void

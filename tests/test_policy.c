@@ -53,7 +53,7 @@ test_full(void **state)
 	assert_string_equal(p->eps_job, "0.1");
 	assert_string_equal(p->eps_total, "3");
 	assert_string_equal(p->eps_buyer, "1");
-	assert_string_equal(p->delta_s, "1e-07");
+	assert_string_equal(p->delta_s, "0.0000001");
 	assert_int_equal(p->max_rows_per_unit, 3);
 	assert_int_equal(p->k, 25);
 	assert_int_equal(p->l, 4);
@@ -169,6 +169,9 @@ test_levels(void **state)
 	    "per_job = 2, total = 10 }, delta = 1e-4 }", 0, NULL);
 
 	(void)state;
+	/* Epsilons are plain decimals, never "1e+01": the ledger reads
+	 * them back exactly. */
+	assert_string_equal(p->eps_total, "10");
 	assert_int_equal(policy_apply_level(p, 0), 0);	/* unclassified */
 	assert_int_equal(policy_apply_level(p, 3), 5);	/* all raised */
 	assert_int_equal(p->k, 20);
@@ -176,7 +179,7 @@ test_levels(void **state)
 	assert_string_equal(p->eps_job, "0.5");
 	assert_string_equal(p->eps_total, "3");
 	assert_string_equal(p->eps_buyer, "3");
-	assert_string_equal(p->delta_s, "1e-07");
+	assert_string_equal(p->delta_s, "0.0000001");
 	assert_int_equal(policy_apply_level(p, 2), 0);	/* stricter stays */
 	assert_int_equal(policy_apply_level(p, 4), 5);
 	assert_int_equal(p->k, 50);
