@@ -407,7 +407,9 @@ catalog_create(const char *home, char *token, size_t tokenlen,
 	size_t i;
 	int r;
 
-	if (mkdir(home, 0700) != 0 && errno != EEXIST)
+	/* 0750: the socket (0660) is reachable by the exchange's group;
+	 * everything inside is the daemon's alone. */
+	if (mkdir(home, 0750) != 0 && errno != EEXIST)
 		return veil_seterr(err, VEIL_E_IO, "%s: %s", home,
 		    strerror(errno));
 	snprintf(dbpath, sizeof(dbpath), "%s/veil.db", home);

@@ -32,7 +32,7 @@ struct catalog;
 
 /*
  * Creates an exchange in home (which must not hold one yet): the
- * directory (0700), keys/ (0700), datasets/, uploads/, the catalog, and
+ * directory (0750), keys/ (0700), datasets/, uploads/, the catalog, and
  * the operator party, whose new token is written to token (at least
  * CATALOG_TOKEN_LEN + 1 bytes). Returns 0 or a VEIL_E_* code.
  */

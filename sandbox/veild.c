@@ -612,6 +612,9 @@ main(int argc, char **argv)
 		snprintf(sock, sizeof(sock), "%s/veil.sock", d.home);
 		sockpath = sock;
 	}
+	/* Catalog, WAL, tables, uploads: the daemon's alone. The socket
+	 * is opened up to the group explicitly. */
+	umask(077);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
