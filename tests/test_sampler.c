@@ -33,13 +33,15 @@ chi2_crit(int df)
 
 /*
  * pmf[i] is the exact probability of value i - SPAN (normalized here);
- * counts are the draws. Bins are merged from the tails inwards until each
- * holds an expected 20. Returns the statistic and the degrees of freedom.
+ * counts are the draws. Bins are merged from the left until each holds
+ * an expected 20; what is left at the right end joins the last bin (on
+ * its own it could expect 0.01 draws, and one legitimate draw there
+ * would fail the test). Returns the statistic and the degrees of freedom.
  */
 static double
 chi2(const double *pmf, const uint64_t *counts, int *dfp)
 {
-	double e = 0, o = 0, stat = 0, total = 0;
+	double e = 0, o = 0, stat = 0, total = 0, le = 0, lo = 0;
 	int i, bins = 0;
 
 	for (i = 0; i <= 2 * SPAN; i++)
@@ -47,14 +49,19 @@ chi2(const double *pmf, const uint64_t *counts, int *dfp)
 	for (i = 0; i <= 2 * SPAN; i++) {
 		e += pmf[i] / total * DRAWS;
 		o += (double)counts[i];
-		if (e >= 20 || i == 2 * SPAN) {
-			if (e > 0) {
-				stat += (o - e) * (o - e) / e;
-				bins++;
-			}
+		if (e >= 20) {
+			if (bins > 0)	/* the previous bin is final now */
+				stat += (lo - le) * (lo - le) / le;
+			le = e;
+			lo = o;
+			bins++;
 			e = o = 0;
 		}
 	}
+	le += e;	/* the right tail joins the last bin */
+	lo += o;
+	if (bins > 0)
+		stat += (lo - le) * (lo - le) / le;
 	*dfp = bins - 1;
 	return stat;
 }
