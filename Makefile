@@ -40,7 +40,7 @@ WORKER_O = $(B)/sandbox/worker.o $(RUNTIME_O) $(SANDBOX_O) $(COMMON_O) \
 WORKER_LIBS = $(shell pkg-config --libs lua5.4 msgpack libcrypto) -lm
 
 PROGS	 = $(B)/veil $(B)/veild $(B)/veil-worker $(B)/clinic-gen
-UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic frame sandbox mock run runtime jobsec sampler dp ledger policy scrub kanon ingestor client
+UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic frame sandbox mock run runtime jobsec sampler dp ledger policy scrub kanon ingestor client catalog
 TESTS	 = $(addprefix $(B)/tests/test_, $(UNIT))
 FUZZ	 = csv schema table frame policy scrub rpc
 REPLAY	 = $(addprefix $(B)/tests/replay_, $(FUZZ))
