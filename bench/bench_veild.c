@@ -459,18 +459,6 @@ run_concurrency(struct bench *b, int nclients, double ref_jobs,
 
 /* {====== the reference: the spawner directly */
 
-static int
-schema_level(const struct schema *s)
-{
-	size_t i;
-	int lv = 0;
-
-	for (i = 0; i < s->ncols; i++)
-		if (s->cols[i].level > lv)
-			lv = s->cols[i].level;
-	return lv;
-}
-
 /*
  * The same job, one at a time, as veil run does it: sealed copy of the
  * de-identified table, spawn, wait, dp release. Returns jobs/s.

@@ -60,19 +60,6 @@ cli_worker_path(char *buf, size_t len)
 	return access(buf, X_OK);
 }
 
-/* The highest classification level of any column. */
-static int
-schema_level(const struct schema *s)
-{
-	size_t i;
-	int lv = 0;
-
-	for (i = 0; i < s->ncols; i++)
-		if (s->cols[i].level > lv)
-			lv = s->cols[i].level;
-	return lv;
-}
-
 static void
 print_value(const msgpack_object *v)
 {

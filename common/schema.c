@@ -962,3 +962,15 @@ schema_ignored(const struct schema *s, const char *name, size_t len)
 			return 1;
 	return 0;
 }
+
+int
+schema_level(const struct schema *s)
+{
+	size_t i;
+	int lv = 0;
+
+	for (i = 0; i < s->ncols; i++)
+		if (s->cols[i].level > lv)
+			lv = s->cols[i].level;
+	return lv;
+}

@@ -75,6 +75,8 @@ int	 schema_load_file(const char *path, struct schema **sp,
 int	 schema_load_buffer(const char *src, size_t len, const char *name,
 	    const char *dir, struct schema **sp, struct veil_err *err);
 void	 schema_free(struct schema *);
+/* The highest classification level of any column (0: unclassified). */
+int	 schema_level(const struct schema *);
 
 /* Index of the column called name (len bytes), or -1. */
 int	 schema_find(const struct schema *, const char *name, size_t len);

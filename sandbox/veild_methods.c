@@ -193,6 +193,18 @@ pack_kv_str(msgpack_packer *pk, const char *k, const char *v)
 	frame_pack_cstr(pk, v);
 }
 
+/* {"key": [the n packed rows]}, and the rows' buffer is released. */
+static void
+pack_rows(msgpack_packer *pk, const char *key, msgpack_sbuffer *rows,
+    uint32_t n)
+{
+	msgpack_pack_map(pk, 1);
+	frame_pack_cstr(pk, key);
+	msgpack_pack_array(pk, n);
+	msgpack_sbuffer_write(pk->data, rows->data, rows->size);
+	msgpack_sbuffer_destroy(rows);
+}
+
 /* }====== */
 
 /* {====== visibility */
@@ -381,11 +393,7 @@ m_party_list(struct veild *d, struct client *c, const msgpack_object *params,
 		n++;
 	}
 	sqlite3_finalize(st);
-	msgpack_pack_map(pk, 1);
-	frame_pack_cstr(pk, "parties");
-	msgpack_pack_array(pk, n);
-	msgpack_sbuffer_write(pk->data, rows.data, rows.size);
-	msgpack_sbuffer_destroy(&rows);
+	pack_rows(pk, "parties", &rows, n);
 	return 0;
 }
 
@@ -704,11 +712,7 @@ m_dataset_list(struct veild *d, struct client *c, const msgpack_object *params,
 		n++;
 	}
 	sqlite3_finalize(st);
-	msgpack_pack_map(pk, 1);
-	frame_pack_cstr(pk, "datasets");
-	msgpack_pack_array(pk, n);
-	msgpack_sbuffer_write(pk->data, rows.data, rows.size);
-	msgpack_sbuffer_destroy(&rows);
+	pack_rows(pk, "datasets", &rows, n);
 	return 0;
 }
 
@@ -1160,11 +1164,7 @@ m_budget(struct veild *d, struct client *c, const msgpack_object *params,
 		n++;
 	}
 	sqlite3_finalize(st);
-	msgpack_pack_map(pk, 1);
-	frame_pack_cstr(pk, "budgets");
-	msgpack_pack_array(pk, n);
-	msgpack_sbuffer_write(pk->data, rows.data, rows.size);
-	msgpack_sbuffer_destroy(&rows);
+	pack_rows(pk, "budgets", &rows, n);
 	(void)id;
 	return 0;
 }
@@ -1205,11 +1205,7 @@ m_usage(struct veild *d, struct client *c, const msgpack_object *params,
 		n++;
 	}
 	sqlite3_finalize(st);
-	msgpack_pack_map(pk, 1);
-	frame_pack_cstr(pk, "usage");
-	msgpack_pack_array(pk, n);
-	msgpack_sbuffer_write(pk->data, rows.data, rows.size);
-	msgpack_sbuffer_destroy(&rows);
+	pack_rows(pk, "usage", &rows, n);
 	return 0;
 }
 
@@ -1268,11 +1264,7 @@ m_audit_tail(struct veild *d, struct client *c, const msgpack_object *params,
 		n++;
 	}
 	sqlite3_finalize(st);
-	msgpack_pack_map(pk, 1);
-	frame_pack_cstr(pk, "records");
-	msgpack_pack_array(pk, n);
-	msgpack_sbuffer_write(pk->data, rows.data, rows.size);
-	msgpack_sbuffer_destroy(&rows);
+	pack_rows(pk, "records", &rows, n);
 	return 0;
 }
 

@@ -438,8 +438,7 @@ run_check(const msgpack_object *job)
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	const char *stext, *ptext;
-	size_t slen, plen, i;
-	int lvl;
+	size_t slen, plen;
 
 	job_text(job, "schema", &stext, &slen);
 	job_text(job, "policy", &ptext, &plen);
@@ -454,10 +453,7 @@ run_check(const msgpack_object *job)
 	frame_pack_cstr(&pk, "columns");
 	msgpack_pack_uint64(&pk, s->ncols);
 	frame_pack_cstr(&pk, "level");	/* the highest classification */
-	for (i = 0, lvl = 0; i < s->ncols; i++)
-		if (s->cols[i].level > lvl)
-			lvl = s->cols[i].level;
-	msgpack_pack_uint64(&pk, (uint64_t)lvl);
+	msgpack_pack_uint64(&pk, (uint64_t)schema_level(s));
 	frame_pack_cstr(&pk, "name");
 	frame_pack_cstr(&pk, s->name != NULL ? s->name : "");
 	frame_pack_cstr(&pk, "mode");
