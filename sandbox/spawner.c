@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -32,14 +33,20 @@ extern char **environ;
 struct spawner {
 	pid_t		 pid;
 	int		 pidfd, res_fd, log_fd;
+	int		 job_fd;	/* pre-started: job pipe, write end */
 	struct spawner_limits lim;
-	double		 t0;
+	double		 t0;		/* the deadline runs from it */
 	int		 killed_wall, killed_output, exited;
+	int		 prestarted, submitted, killed_idle;
 	unsigned char	*res;
 	size_t		 res_len;
 	char		*log;
 	size_t		 log_len, log_dropped;
 };
+
+static struct spawner *start(const char *, char *const [], const int *,
+		    size_t, const int *, size_t, const void *, size_t,
+		    const struct spawner_limits *, int, struct veil_err *);
 
 static const char *const status_names[] = {
 	"finished", "error", "cpu limit", "memory limit", "wall-clock limit",
@@ -155,6 +162,32 @@ spawner_start_ex(const char *worker, char *const argv[], const int *tfds,
     size_t ntables, const int *xfds, size_t nextra, const void *job,
     size_t joblen, const struct spawner_limits *lim, struct veil_err *err)
 {
+	return start(worker, argv, tfds, ntables, xfds, nextra, job, joblen,
+	    lim, 0, err);
+}
+
+struct spawner *
+spawner_prestart(const char *worker, char *const argv[], const int *tfds,
+    size_t ntables, const struct spawner_limits *lim, struct veil_err *err)
+{
+	return start(worker, argv, tfds, ntables, NULL, 0, NULL, 0, lim, 1,
+	    err);
+}
+
+/*
+ * Both ways of starting a worker. Cold (prestart 0): the job is a sealed
+ * memfd on descriptor 0 and the deadline runs from the spawn. Pre-started:
+ * descriptor 0 is the read end of a pipe whose write end stays here (in
+ * s->job_fd) until spawner_submit(), and the deadline waits for it. Every
+ * descriptor made here is close-on-exec until posix_spawn's dup2 puts it
+ * in place in this one child, so a worker that another thread spawns at
+ * the same moment inherits none of them.
+ */
+static struct spawner *
+start(const char *worker, char *const argv[], const int *tfds, size_t ntables,
+    const int *xfds, size_t nextra, const void *job, size_t joblen,
+    const struct spawner_limits *lim, int prestart, struct veil_err *err)
+{
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	struct spawner *s = NULL;
@@ -162,9 +195,9 @@ spawner_start_ex(const char *worker, char *const argv[], const int *tfds,
 	char *av[64], *ev[8], num[5][32];
 	int src[3 + WORKER_MAX_TABLES + WORKER_MAX_EXTRA];
 	int hi[3 + WORKER_MAX_TABLES + WORKER_MAX_EXTRA];
-	int resp[2] = { -1, -1 }, logp[2] = { -1, -1 };
+	int resp[2] = { -1, -1 }, logp[2] = { -1, -1 }, jobw = -1;
 	size_t i, nfd = WORKER_FD_TABLE0 + ntables + nextra, ac = 0;
-	int fa_ok = 0, attr_ok = 0, r;
+	int fa_ok = 0, attr_ok = 0, r, p2[2];
 
 	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++)
 		src[i] = hi[i] = -1;
@@ -173,14 +206,23 @@ spawner_start_ex(const char *worker, char *const argv[], const int *tfds,
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		goto enomem;
 	s->pid = -1;
-	s->pidfd = s->res_fd = s->log_fd = -1;
+	s->pidfd = s->res_fd = s->log_fd = s->job_fd = -1;
 	s->lim = *lim;
+	s->prestarted = prestart;
 	if ((s->res = malloc((size_t)lim->output_bytes + FRAME_HDR)) == NULL ||
 	    (s->log = malloc(SPAWN_LOG_MAX + 1)) == NULL)
 		goto enomem;
 
-	if ((src[WORKER_FD_JOB] = spawner_sealed_memfd("veil-job", job,
-	    joblen)) == -1)
+	if (prestart) {
+		/* The write end alone is non-blocking (spawner_submit). */
+		if (pipe2(p2, O_CLOEXEC) == -1)
+			goto sys;
+		src[WORKER_FD_JOB] = p2[0];
+		jobw = p2[1];
+		if (fcntl(jobw, F_SETFL, O_NONBLOCK) == -1)
+			goto sys;
+	} else if ((src[WORKER_FD_JOB] = spawner_sealed_memfd("veil-job",
+	    job, joblen)) == -1)
 		goto sys;
 	for (i = 0; i < ntables; i++)
 		if ((src[WORKER_FD_TABLE0 + i] = fcntl(tfds[i],
@@ -241,7 +283,8 @@ spawner_start_ex(const char *worker, char *const argv[], const int *tfds,
 	}
 	av[ac] = NULL;
 
-	s->t0 = now_ms();
+	if (!prestart)
+		s->t0 = now_ms();
 	if ((r = posix_spawn(&s->pid, worker, &fa, &attr, av,
 	    worker_env(ev, sizeof(ev) / sizeof(ev[0])))) != 0) {
 		s->pid = -1;
@@ -253,7 +296,8 @@ spawner_start_ex(const char *worker, char *const argv[], const int *tfds,
 		goto sys;
 	s->res_fd = resp[0];
 	s->log_fd = logp[0];
-	resp[0] = logp[0] = -1;
+	s->job_fd = jobw;
+	resp[0] = logp[0] = jobw = -1;
 	if (fcntl(s->res_fd, F_SETFL, O_NONBLOCK) == -1 ||
 	    fcntl(s->log_fd, F_SETFL, O_NONBLOCK) == -1)
 		goto sys;
@@ -298,7 +342,97 @@ spawner_start_ex(const char *worker, char *const argv[], const int *tfds,
 		close(logp[0]);
 	if (logp[1] != -1)
 		close(logp[1]);
+	if (jobw != -1)
+		close(jobw);
 	return s;
+}
+
+/*
+ * Writes the job into the pipe, as fast as the worker reads it, watching
+ * the worker (pidfd) and the deadline, which starts now. SIGPIPE is
+ * blocked in this thread for the while: a worker that died makes write()
+ * fail with EPIPE, and the SIGPIPE that comes with it, if it was not
+ * pending before, is taken back, so the caller's disposition does not
+ * matter.
+ */
+int
+spawner_submit(struct spawner *s, const void *job, size_t joblen,
+    struct veil_err *err)
+{
+	const unsigned char *p = job;
+	struct pollfd pfd[2];
+	struct timespec zero = { 0, 0 };
+	sigset_t pipeset, old, pend;
+	size_t off = 0;
+	double left;
+	ssize_t n;
+	int r = 0, was_pending, epipe = 0, e;
+
+	if (s == NULL || !s->prestarted || s->submitted)
+		return veil_seterr(err, VEIL_E_INVALID, "submit: not a "
+		    "pre-started worker waiting for its job");
+	s->submitted = 1;
+	s->t0 = now_ms();
+	if (s->exited || s->pid <= 0 || s->job_fd == -1)
+		return veil_seterr(err, VEIL_E_IO, "submit: the worker ended "
+		    "before it took its job");
+	sigemptyset(&pipeset);
+	sigaddset(&pipeset, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipeset, &old);
+	was_pending = sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE);
+	while (off < joblen) {
+		if ((n = write(s->job_fd, p + off, joblen - off)) > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EPIPE) {
+			epipe = 1;
+			r = veil_seterr(err, VEIL_E_IO, "submit: the worker "
+			    "ended before it took its job");
+			break;
+		}
+		if (n != -1 || errno != EAGAIN) {
+			r = veil_seterr(err, VEIL_E_IO, "submit: %s",
+			    n == -1 ? strerror(errno) : "short write");
+			break;
+		}
+		/* The pipe is full: the worker reads it once confined. */
+		left = (double)s->lim.wall_ms - (now_ms() - s->t0);
+		if (left <= 0) {
+			s->killed_wall = 1;
+			spawner_kill(s);
+			r = veil_seterr(err, VEIL_E_LIMIT, "submit: the worker "
+			    "did not take its job within the wall-clock limit");
+			break;
+		}
+		pfd[0].fd = s->job_fd;
+		pfd[0].events = POLLOUT;
+		pfd[1].fd = s->pidfd;
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, (int)left + 1) == -1 && errno != EINTR) {
+			r = veil_seterr(err, VEIL_E_IO, "submit: poll: %s",
+			    strerror(errno));
+			break;
+		}
+		if (pfd[1].revents & POLLIN) {
+			r = veil_seterr(err, VEIL_E_IO, "submit: the worker "
+			    "ended before it took its job");
+			break;
+		}
+	}
+	e = errno;
+	if (epipe && !was_pending)
+		while (sigtimedwait(&pipeset, NULL, &zero) == -1 &&
+		    errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* All of it, or none that matters: the worker sees end of file. */
+	close(s->job_fd);
+	s->job_fd = -1;
+	errno = e;
+	return r;
 }
 
 void
@@ -306,6 +440,8 @@ spawner_kill(struct spawner *s)
 {
 	if (s == NULL || s->exited || s->pid <= 0)
 		return;
+	if (s->prestarted && !s->submitted)
+		s->killed_idle = 1;
 	if (syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0) == -1)
 		kill(s->pid, SIGKILL);
 }
@@ -439,6 +575,12 @@ classify(struct spawner *s, int st, struct spawner_outcome *out)
 		out->status = SPAWN_WALL;
 		return;
 	}
+	if (WIFSIGNALED(st) && s->killed_idle && WTERMSIG(st) == SIGKILL) {
+		/* A pre-started worker put down before it had a job. */
+		out->signal = SIGKILL;
+		out->status = SPAWN_CRASHED;
+		return;
+	}
 	if (WIFSIGNALED(st)) {
 		out->signal = WTERMSIG(st);
 		if (out->signal == SIGSYS)
@@ -480,19 +622,25 @@ spawner_wait(struct spawner *s, struct spawner_outcome *out)
 {
 	struct pollfd pfd[3];
 	struct rusage ru;
-	double left;
-	int st, res_eof = 0, log_eof = 0, timeout;
+	double left = 0;
+	int st, res_eof = 0, log_eof = 0, timeout, idle;
 
 	memset(out, 0, sizeof(*out));
 	msgpack_unpacked_init(&out->frame);
 	out->syscall = -1;
+	/* A pre-started worker never given a job is put down: no deadline
+	 * runs for it, and it would wait for its job for ever. */
+	if ((idle = s->prestarted && !s->submitted) != 0)
+		spawner_kill(s);
 	while (!s->exited) {
-		left = (double)s->lim.wall_ms - (now_ms() - s->t0);
-		if (left <= 0 && !s->killed_wall) {
-			s->killed_wall = 1;
-			spawner_kill(s);
+		if (!idle) {
+			left = (double)s->lim.wall_ms - (now_ms() - s->t0);
+			if (left <= 0 && !s->killed_wall) {
+				s->killed_wall = 1;
+				spawner_kill(s);
+			}
 		}
-		timeout = s->killed_wall ? 1000 : (int)left + 1;
+		timeout = idle || s->killed_wall ? 1000 : (int)left + 1;
 		pfd[0].fd = s->pidfd;
 		pfd[1].fd = res_eof ? -1 : s->res_fd;
 		pfd[2].fd = log_eof ? -1 : s->log_fd;
@@ -515,7 +663,7 @@ spawner_wait(struct spawner *s, struct spawner_outcome *out)
 		if (errno != EINTR)
 			return VEIL_E_IO;
 	s->pid = -1;
-	out->wall_ms = now_ms() - s->t0;
+	out->wall_ms = idle ? 0 : now_ms() - s->t0;
 	out->cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
 	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 	classify(s, st, out);
@@ -545,6 +693,8 @@ spawner_free(struct spawner *s)
 		close(s->res_fd);
 	if (s->log_fd != -1)
 		close(s->log_fd);
+	if (s->job_fd != -1)
+		close(s->job_fd);
 	free(s->res);
 	free(s->log);
 	free(s);

@@ -8,6 +8,11 @@
  * SIGKILL through a pidfd, reads at most output_bytes of result, keeps a
  * bounded amount of the worker's log, and validates the result frame
  * field by field. Every way a job can end is its own status.
+ *
+ * Pre-started workers (spawner_prestart, spawner_submit) take the spawn
+ * and the confinement out of a job's latency: the worker is started and
+ * confines itself before its job exists, then blocks reading its job from
+ * a pipe; it runs one job and exits, like any other worker.
  */
 #ifndef VEIL_SPAWNER_H
 #define VEIL_SPAWNER_H
@@ -90,9 +95,48 @@ struct spawner	*spawner_start_ex(const char *worker, char *const argv[],
 		    size_t nextra, const void *job, size_t joblen,
 		    const struct spawner_limits *lim, struct veil_err *err);
 /*
+ * Starts a worker now that confines itself at once and then waits for its
+ * job on descriptor 0, a pipe: the spawn and the confinement happen before
+ * the job exists. Tables as in spawner_start_fds (the descriptors stay the
+ * caller's; the worker maps them before it confines itself). No extra
+ * descriptors: the ingest child is always started cold. The wall-clock
+ * deadline does not run until spawner_submit(); the CPU limits count CPU,
+ * which an idle worker does not use. *lim is fixed here, for the job to
+ * come: the worker sets its memory and CPU rlimits as it confines itself,
+ * so a job needing other limits (or other tables) needs another worker.
+ * Returns NULL with err set on failure.
+ *
+ * Each pre-started worker runs one job at most. One that is never used is
+ * put down with spawner_kill() (or straight away spawner_wait(), which
+ * kills a worker that was never given its job), spawner_wait() and
+ * spawner_free(); its outcome is SPAWN_CRASHED with signal SIGKILL and a
+ * wall_ms of 0 (or how it ended on its own, if it did: SPAWN_REFUSED for
+ * a worker that could not confine itself).
+ */
+struct spawner	*spawner_prestart(const char *worker, char *const argv[],
+		    const int *table_fds, size_t ntables,
+		    const struct spawner_limits *lim, struct veil_err *err);
+/*
+ * Hands the job frame (length-prefixed, as for spawner_start) to a
+ * pre-started worker and starts its wall-clock deadline. Writes all of it
+ * (a job larger than the pipe is written as the worker reads it, which it
+ * does at once when confined; never longer than the deadline), then closes
+ * the pipe. Returns 0, or a VEIL_E_* code: VEIL_E_INVALID if s was not
+ * pre-started or was already submitted (at most once per spawner),
+ * VEIL_E_IO if the worker ended before it took its job, VEIL_E_LIMIT if
+ * the deadline passed first (the worker is killed). Either way
+ * spawner_wait() then reports how the worker ended. A worker that died
+ * makes the write fail with EPIPE: the SIGPIPE that comes with it is
+ * blocked in the calling thread and taken back, so the caller need not
+ * ignore SIGPIPE.
+ */
+int		 spawner_submit(struct spawner *, const void *job,
+		    size_t joblen, struct veil_err *err);
+/*
  * Waits for the worker to end (or kills it at its deadline) and fills
  * *out, which the caller releases with spawner_outcome_free(). Returns 0,
- * or a VEIL_E_* code if waiting itself failed.
+ * or a VEIL_E_* code if waiting itself failed. A pre-started worker that
+ * was never submitted is killed first (see spawner_prestart).
  */
 int		 spawner_wait(struct spawner *, struct spawner_outcome *out);
 /* Kills the worker now (SIGKILL); spawner_wait() still reaps it. */

@@ -95,6 +95,7 @@ struct veild {
 	struct task	*tasks, **tasks_tail;	/* to run */
 	struct task	*done, **done_tail;	/* answers for the loop */
 	uint64_t	 finished;	/* jobs ended (publish at next tick) */
+	uint64_t	 revoked;	/* bumped at each revocation */
 	int		 notify_fd;	/* eventfd: wakes the loop */
 	pthread_t	*threads;
 	int		 running;	/* jobs in workers now */

@@ -665,6 +665,8 @@ m_dataset_revoke(struct veild *d, struct client *c,
 	}
 	pthread_mutex_lock(&d->mu);
 	d->finished++;
+	d->revoked++;	/* runners drop workers warmed on its table */
+	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	veild_memfd_drop(d, id);
 	veild_table_path(d, name, path, sizeof(path));

@@ -40,7 +40,34 @@ struct runner {
 	struct veild	*d;
 	struct catalog	*cat;
 	struct sampler	*smp;
+	/*
+	 * A worker started and confined ahead of the next job, for the
+	 * data set of the last one (the likely next): it waits for its job
+	 * on a pipe and is used once. Spawn and confinement leave the
+	 * critical path; a job on another data set gets a fresh worker.
+	 */
+	struct spawner	*warm;
+	int64_t		 warm_ds;
 };
+
+static void
+warm_drop_one(struct spawner *sp)
+{
+	struct spawner_outcome o;
+
+	spawner_kill(sp);
+	if (spawner_wait(sp, &o) == 0)
+		spawner_outcome_free(&o);
+	spawner_free(sp);
+}
+
+static void
+warm_drop(struct runner *rn)
+{
+	if (rn->warm != NULL)
+		warm_drop_one(rn->warm);
+	rn->warm = NULL;
+}
 
 void
 veild_table_path(const struct veild *d, const char *name, char *buf,
@@ -683,6 +710,21 @@ finish(struct runner *rn, struct job *j, const char *state,
 	return -1;
 }
 
+static int
+still_approved(struct runner *rn, int64_t id)
+{
+	sqlite3_stmt *st;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(catalog_db(rn->cat), "SELECT 1 FROM dataset "
+	    "WHERE id = ? AND state = 'approved'", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_int64(st, 1, id);
+	r = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return r;
+}
+
 static const char *
 status_class(const struct spawner_outcome *o)
 {
@@ -739,9 +781,30 @@ run_job(struct runner *rn, struct job *j)
 		goto out;
 	}
 	jobspec_limits(p, &lim);
-	if ((fd = table_memfd(rn->d, j->dataset, j->name)) == -1 ||
-	    (sp = spawner_start_fds(rn->d->worker, NULL, &fd, 1, frame.data,
-	    frame.size, &lim, &err)) == NULL || spawner_wait(sp, &out) != 0) {
+	if (rn->warm != NULL && rn->warm_ds == j->dataset) {
+		sp = rn->warm;
+		rn->warm = NULL;
+		if (spawner_submit(sp, frame.data, frame.size, &err) != 0) {
+			/* It died idle: spawner_wait says how; run afresh. */
+			warm_drop_one(sp);
+			sp = NULL;
+		}
+	} else
+		warm_drop(rn);
+	if ((fd = table_memfd(rn->d, j->dataset, j->name)) == -1) {
+		/* Revoked since the claim, its table gone; or a disk error. */
+		if (still_approved(rn, j->dataset)) {
+			fprintf(stderr, "veild: job %lld: cannot read the table "
+			    "of %s\n", (long long)j->id, j->name);
+			(void)finish(rn, j, "failed", "internal", 0, NULL, NULL);
+		} else
+			(void)finish(rn, j, "refused", "dataset not approved", 0,
+			    NULL, NULL);
+		goto out;
+	}
+	if ((sp == NULL && (sp = spawner_start_fds(rn->d->worker, NULL, &fd, 1,
+	    frame.data, frame.size, &lim, &err)) == NULL) ||
+	    spawner_wait(sp, &out) != 0) {
 		fprintf(stderr, "veild: job %lld: cannot run a worker: %s\n",
 		    (long long)j->id, err.msg);
 		(void)finish(rn, j, "failed", "internal", 0, NULL, NULL);
@@ -784,6 +847,16 @@ run_job(struct runner *rn, struct job *j)
 	}
 	(void)finish(rn, j, "done", NULL, p->mode == POLICY_DP, &body, &stats);
  out:
+	/*
+	 * The next job on this data set will likely come: its worker
+	 * starts and confines itself now, after this job's end has
+	 * committed, and waits. Same data set, same policy, same limits.
+	 */
+	if (have_out && fd != -1) {
+		rn->warm = spawner_prestart(rn->d->worker, NULL, &fd, 1, &lim,
+		    &err);
+		rn->warm_ds = j->dataset;
+	}
 	if (have_out)
 		spawner_outcome_free(&out);
 	spawner_free(sp);
@@ -805,12 +878,13 @@ runner_main(void *arg)
 	struct task *t;
 	struct timespec ts;
 	struct job j;
-	uint64_t seen = (uint64_t)-1;
-	int stop;
+	uint64_t seen = (uint64_t)-1, revoked = 0;
+	int stop, drop;
 
 	for (;;) {
 		pthread_mutex_lock(&d->mu);
-		while (!d->stopping && d->tasks == NULL && d->job_hint == seen) {
+		while (!d->stopping && d->tasks == NULL && d->job_hint == seen &&
+		    d->revoked == revoked) {
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
 			if (pthread_cond_timedwait(&d->cv, &d->mu, &ts) != 0)
@@ -826,7 +900,12 @@ runner_main(void *arg)
 				d->tasks_tail = &d->tasks;
 		}
 		seen = d->job_hint;
+		drop = d->revoked != revoked;
+		revoked = d->revoked;
 		pthread_mutex_unlock(&d->mu);
+		/* A revoked table must not stay mapped in an idle worker. */
+		if (drop)
+			warm_drop(rn);
 		if (t != NULL) {
 			if (t->kind == TASK_CHECK)
 				run_check(rn, t);
@@ -846,6 +925,7 @@ runner_main(void *arg)
 				break;
 		}
 	}
+	warm_drop(rn);
 	sampler_free(rn->smp);
 	catalog_close(rn->cat);
 	free(rn);
