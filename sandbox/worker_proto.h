@@ -3,11 +3,11 @@
  * veil-worker (worker.c). Both sides include it; the parent trusts none of
  * what comes back.
  *
- * Descriptors in the worker: 0 the job frame (a sealed memfd, or for a pre-started worker a pipe
- * the parent writes once), 1 the
- * result frame (a pipe), 2 log lines (a pipe), 3.. the tables (sealed
- * memfds, one per table, in job order), then the extra descriptors, if
- * any (spawner_start_ex).
+ * Descriptors in the worker: 0 the job frame (a sealed memfd, or, for a
+ * pre-started worker, a pipe the parent writes once), 1 the result frame
+ * (a pipe), 2 log lines (a pipe), 3.. the tables (sealed memfds, one per
+ * table, in job order), then the extra descriptors, if any
+ * (spawner_start_ex).
  * Arguments: veil-worker --tables N --memory BYTES --cpu SECONDS
  * [--cpu-ms MS] [--extra N]
  *

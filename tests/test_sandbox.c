@@ -28,6 +28,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@
 #include "worker_proto.h"
 
 static char probe_path[512], worker_path[512], self_path[512];
+static int probe_uid = -1;	/* >= 0: the probe runs as this user */
 
 static int
 setup(void **state)
@@ -71,6 +73,10 @@ probe(const char *c, const char *arg)
 		if ((fd = open("/dev/null", O_RDWR)) == -1 ||
 		    dup2(fd, 1) == -1 || dup2(fd, 2) == -1)
 			_exit(97);
+		if (probe_uid >= 0 && (setgroups(0, NULL) != 0 ||
+		    setgid((gid_t)probe_uid) != 0 ||
+		    setuid((uid_t)probe_uid) != 0))
+			_exit(95);
 		execl(probe_path, probe_path, c, arg, (char *)NULL);
 		_exit(96);
 	}
@@ -149,6 +155,42 @@ test_layers_below_the_filter(void **state)
 	expect_exit("net-ns", NULL, 13);	/* 127.0.0.1: ENETUNREACH */
 	expect_exit("uid-ns", NULL, 14);	/* setuid(0) refused */
 	expect_exit("write-ns", NULL, 15);	/* EROFS */
+}
+
+/*
+ * The same fates for a worker started by an unprivileged user (CI runs
+ * as root, where the worker drops to nobody itself): run as root, the
+ * test becomes nobody before it starts the probe.
+ */
+static void
+test_unprivileged_user(void **state)
+{
+	static const char *const kills[] = {
+		"socket-inet", "connect", "execve", "fork", "ptrace",
+		"io-uring", "int80", "mprotect-exec", "unshare", NULL
+	};
+	int i, st;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("not root: every other test ran unprivileged\n");
+		skip();
+	}
+	probe_uid = 65534;
+	for (i = 0; kills[i] != NULL; i++)
+		expect_sigsys(kills[i], NULL);
+	expect_exit("open", NULL, 10);
+	expect_exit("ok", NULL, 0);
+	st = probe("root-ns", NULL);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 21)
+		print_message("unprivileged namespaces refused here: the "
+		    "filter and rlimits still hold\n");
+	else {
+		expect_exit("root-ns", NULL, 12);
+		expect_exit("net-ns", NULL, 13);
+		expect_exit("write-ns", NULL, 15);
+	}
+	probe_uid = -1;
 }
 
 static void
@@ -1105,6 +1147,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_forbidden_syscalls_kill),
 		cmocka_unit_test(test_harmless_probes_get_errno),
 		cmocka_unit_test(test_layers_below_the_filter),
+		cmocka_unit_test(test_unprivileged_user),
 		cmocka_unit_test(test_parent_descriptors_invisible),
 		cmocka_unit_test(test_spawn_finished),
 		cmocka_unit_test(test_spawn_limits),
