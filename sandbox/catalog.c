@@ -57,11 +57,12 @@ static const char *const migrations[] = {
 	"CREATE TABLE upload ("
 	"  id INTEGER PRIMARY KEY,"
 	"  provider INTEGER NOT NULL REFERENCES party(id),"
-	"  name TEXT NOT NULL,"
+	"  name TEXT NOT NULL UNIQUE,"	/* one upload per name at a time */
 	"  schema TEXT NOT NULL,"
 	"  policy TEXT NOT NULL,"
 	"  size INTEGER NOT NULL,"
 	"  received INTEGER NOT NULL DEFAULT 0,"
+	"  committing INTEGER NOT NULL DEFAULT 0,"
 	"  created INTEGER NOT NULL);"
 	"CREATE TABLE grant_ ("
 	"  dataset INTEGER NOT NULL REFERENCES dataset(id),"

@@ -502,7 +502,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: veild --home DIR [--workers N] [--tick-ms MS] "
-	    "[--socket PATH]\n");
+	    "[--socket PATH] [--max-upload BYTES]\n");
 	exit(2);
 }
 
@@ -515,6 +515,7 @@ main(int argc, char **argv)
 		{ "tick-ms",	required_argument, NULL, 't' },
 		{ "socket",	required_argument, NULL, 's' },
 		{ "worker",	required_argument, NULL, 'W' },
+		{ "max-upload",	required_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static struct veild d;
@@ -555,6 +556,13 @@ main(int argc, char **argv)
 			break;
 		case 'W':
 			worker = optarg;
+			break;
+		case 'U':
+			errno = 0;
+			u = strtoull(optarg, &slash, 10);
+			if (errno != 0 || *slash != '\0' || u == 0)
+				usage();
+			d.max_upload = u;
 			break;
 		default:
 			usage();

@@ -424,6 +424,7 @@ m_dataset_register(struct veild *d, struct client *c,
 	const char *sp, *pp;
 	size_t sl, pl;
 	int64_t size, id;
+	int r;
 
 	if (p_name(params, "name", name, e) != 0 ||
 	    p_str(params, "schema", &sp, &sl, VEILD_TEXT_MAX, e) != 0 ||
@@ -448,8 +449,11 @@ m_dataset_register(struct veild *d, struct client *c,
 	sqlite3_bind_text(st, 4, pp, (int)pl, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, size);
 	sqlite3_bind_int64(st, 6, (int64_t)time(NULL));
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	if ((r = sqlite3_step(st)) != SQLITE_DONE) {
 		sqlite3_finalize(st);
+		if (r == SQLITE_CONSTRAINT)
+			return rpc_fail(e, RPC_EXISTS, "an upload of a data set "
+			    "named '%s' is in progress", name);
 		return db_fail(d, e);
 	}
 	sqlite3_finalize(st);
@@ -473,8 +477,8 @@ own_upload(struct veild *d, struct client *c, int64_t id, int64_t *size,
 {
 	sqlite3_stmt *st;
 
-	if ((st = q(d, "SELECT size, received, name FROM upload WHERE id = ? "
-	    "AND provider = ?", e)) == NULL)
+	if ((st = q(d, "SELECT size, received, name, committing FROM upload "
+	    "WHERE id = ? AND provider = ?", e)) == NULL)
 		return e->code;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, c->party);
@@ -487,6 +491,11 @@ own_upload(struct veild *d, struct client *c, int64_t id, int64_t *size,
 	*size = sqlite3_column_int64(st, 0);
 	*received = sqlite3_column_int64(st, 1);
 	snprintf(name, 65, "%s", (const char *)sqlite3_column_text(st, 2));
+	if (sqlite3_column_int(st, 3)) {
+		sqlite3_finalize(st);
+		return rpc_fail(e, RPC_REFUSED, "upload %lld is being "
+		    "committed", (long long)id);
+	}
 	sqlite3_finalize(st);
 	return 0;
 }
@@ -556,6 +565,7 @@ static int
 m_dataset_commit(struct veild *d, struct client *c,
     const msgpack_object *params, uint32_t reqid, struct rpc_err *e)
 {
+	sqlite3_stmt *st;
 	struct task *t;
 	char name[65];
 	int64_t id = 0, size, received;
@@ -569,6 +579,19 @@ m_dataset_commit(struct veild *d, struct client *c,
 		    (long long)size);
 	if (name_taken(d, name, e) != 0)
 		return e->code;
+	/* Once: a second commit, or another chunk, would race the ingest. */
+	if ((st = q(d, "UPDATE upload SET committing = 1 WHERE id = ? AND "
+	    "committing = 0", e)) == NULL)
+		return e->code;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		return db_fail(d, e);
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_changes(catalog_db(d->cat)) != 1)
+		return rpc_fail(e, RPC_REFUSED, "upload %lld is being "
+		    "committed", (long long)id);
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return rpc_fail(e, RPC_INTERNAL, "out of memory");
 	t->kind = TASK_INGEST;

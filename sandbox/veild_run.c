@@ -508,6 +508,8 @@ run_ingest(struct runner *rn, struct task *t)
 		veild_table_path(rn->d, name, path, sizeof(path));
 		(void)unlink(path);
 	}
+	if (t->code != 0)	/* whatever failed, the upload is over */
+		drop_upload(rn, t);
 	explicit_bzero(key, sizeof(key));
 	if (fd != -1)
 		close(fd);

@@ -1933,6 +1933,33 @@ def test_semantics():
 		    "data sets listed: %r" % names)
 		c.done()
 
+		c = Checks("semantics: one upload per name, one commit per "
+		    "upload")
+		up = register(prov, "semc", csv)
+		code, res = prov.try_call("dataset.register", name="semc",
+		    schema=schema_named("semc"), policy=POLICY, size=len(csv))
+		c.expect(code == EXISTS, "a second upload of the same name: %s"
+		    % either(code, res))
+		# Two commits of one upload, pipelined: one ingests, the other
+		# is refused; the data set that appears is whole and usable.
+		ids = [prov.send("dataset.commit", {"upload": up}) for i in
+		    range(2)]
+		answers = [prov.reply(i) for i in ids]
+		ok = [r for e, r in answers if e is None]
+		refused = [e for e, r in answers if e is not None]
+		c.expect(len(ok) == 1 and len(refused) == 1,
+		    "two commits: %r" % (answers,))
+		c.expect(os.path.exists(os.path.join(x.home, "datasets",
+		    "semc.vt")), "the table file of semc is there")
+		x.op.call("dataset.approve", name="semc")
+		prov.call("grant", dataset="semc", buyer=BUYER_B, epsilon="0.5",
+		    purpose=PURPOSE)
+		j = bb.call("job.submit", dataset="semc", source=COUNT_JOB,
+		    epsilon="0.01")["job"]
+		c.expect(wait_end(bb, j).get("state") == "done",
+		    "a job on the committed data set runs")
+		c.done()
+
 		c = Checks("semantics: revoke fails queued jobs, deletes the "
 		    "table")
 		publish(x, prov, "semr", csv, [(BUYER_B, "2")])
