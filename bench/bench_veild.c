@@ -34,6 +34,7 @@
 #include "../cli/client.h"
 #include "catalog.h"
 #include "dp.h"
+#include "bench.h"
 #include "frame.h"
 #include "identifiers.h"
 #include "ingest.h"
@@ -83,23 +84,6 @@ struct runner {
 	int			 error;
 	char			 msg[640];
 };
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int
-cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 static double
 pct(const double *v, size_t n, double p)

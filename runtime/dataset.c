@@ -130,27 +130,6 @@ check_op(lua_State *L, int idx)
 	return W_EQ;
 }
 
-static int
-cmp_str(const char *a, size_t al, const char *b, size_t bl)
-{
-	int c = memcmp(a, b, al < bl ? al : bl);
-
-	return c != 0 ? c : (al > bl) - (al < bl);
-}
-
-static int
-op_holds(enum wop op, int c)
-{
-	switch (op) {
-	case W_EQ: case W_IN:	return c == 0;
-	case W_NE:		return c != 0;
-	case W_LT:		return c < 0;
-	case W_LE:		return c <= 0;
-	case W_GT:		return c > 0;
-	default:		return c >= 0;
-	}
-}
-
 /*
  * Checks the comparison values (pushed as a list at the top) against the
  * column's type and precomputes what the kernel compares with.
@@ -219,11 +198,11 @@ prepare_where(lua_State *L, struct rt_ctx *c, struct pnode *n)
 			s = lua_tolstring(L, -1, &sl);
 			lua_pop(L, 1);
 			if (n->op == W_IN || n->op == W_NE) {
-				if (cmp_str(d, dl, s, sl) == 0) {
+				if (rt_cmp_bytes(d, dl, s, sl) == 0) {
 					n->mask[k] = 1;
 					break;
 				}
-			} else if (op_holds(n->op, cmp_str(d, dl, s, sl)))
+			} else if (rt_holds(n->op, rt_cmp_bytes(d, dl, s, sl)))
 				n->mask[k] = 1;
 		}
 		if (n->op == W_NE)

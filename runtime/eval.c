@@ -96,27 +96,6 @@ where_numeric(const struct table_colview *v, const struct pnode *n,
 }
 
 static int
-cmp_bytes(const char *a, size_t al, const char *b, size_t bl)
-{
-	int c = memcmp(a, b, al < bl ? al : bl);
-
-	return c != 0 ? c : (al > bl) - (al < bl);
-}
-
-static int
-holds(enum wop op, int c)
-{
-	switch (op) {
-	case W_EQ: case W_IN:	return c == 0;
-	case W_NE:		return c != 0;
-	case W_LT:		return c < 0;
-	case W_LE:		return c <= 0;
-	case W_GT:		return c > 0;
-	default:		return c >= 0;
-	}
-}
-
-static int
 eval_where(struct rt_ctx *c, struct pnode *n, const uint32_t *ps,
     uint32_t np, uint32_t *out, uint32_t *kp)
 {
@@ -164,7 +143,7 @@ eval_where(struct rt_ctx *c, struct pnode *n, const uint32_t *ps,
 					    d->num[r], &n->dv[j - 1], 1);
 				else if (d->tag[r] == D_BOOL &&
 				    lt == LUA_TBOOLEAN)
-					m = holds(n->op, (d->num[r] != 0) -
+					m = rt_holds(n->op, (d->num[r] != 0) -
 					    lua_toboolean(L, -1));
 				else if (d->tag[r] == D_STR &&
 				    lt == LUA_TSTRING) {
@@ -174,7 +153,8 @@ eval_where(struct rt_ctx *c, struct pnode *n, const uint32_t *ps,
 					lua_rawgeti(L, -1,
 					    (lua_Integer)d->num[r] + 1);
 					s = lua_tolstring(L, -1, &sl);
-					m = holds(n->op, cmp_bytes(s, sl, q, ql));
+					m = rt_holds(n->op,
+					    rt_cmp_bytes(s, sl, q, ql));
 					lua_pop(L, 2);
 				} else if (n->op == W_NE)
 					m = 1;	/* different types differ */
@@ -188,7 +168,7 @@ eval_where(struct rt_ctx *c, struct pnode *n, const uint32_t *ps,
 			for (j = 1; j <= n->nv && !m; j++) {
 				lua_rawgeti(L, vals, j);
 				q = lua_tolstring(L, -1, &ql);
-				m = holds(n->op, cmp_bytes(s, sl, q, ql));
+				m = rt_holds(n->op, rt_cmp_bytes(s, sl, q, ql));
 				lua_pop(L, 1);
 			}
 		}

@@ -6,6 +6,7 @@
 #define VEIL_RT_INT_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include <lua.h>
 #include <msgpack.h>
@@ -38,6 +39,29 @@ struct dcol {
 
 enum pkind { P_SOURCE, P_WHERE, P_FILTER, P_DERIVE, P_GROUP };
 enum wop { W_EQ, W_NE, W_LT, W_LE, W_GT, W_GE, W_IN };
+
+/* Byte-wise order of two strings, shorter first on a common prefix. */
+static inline int
+rt_cmp_bytes(const char *a, size_t al, const char *b, size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+
+	return c != 0 ? c : (al > bl) - (al < bl);
+}
+
+/* Does a comparison result c satisfy op? */
+static inline int
+rt_holds(enum wop op, int c)
+{
+	switch (op) {
+	case W_EQ: case W_IN:	return c == 0;
+	case W_NE:		return c != 0;
+	case W_LT:		return c < 0;
+	case W_LE:		return c <= 0;
+	case W_GT:		return c > 0;
+	default:		return c >= 0;
+	}
+}
 
 struct rowfn {
 	int		 fn_ref;	/* the (re-bound) Lua function */

@@ -63,6 +63,7 @@ static const char *const migrations[] = {
 	"  size INTEGER NOT NULL,"
 	"  received INTEGER NOT NULL DEFAULT 0,"
 	"  committing INTEGER NOT NULL DEFAULT 0,"
+	"  level INTEGER NOT NULL DEFAULT 0,"	/* from the check */
 	"  created INTEGER NOT NULL);"
 	"CREATE TABLE grant_ ("
 	"  dataset INTEGER NOT NULL REFERENCES dataset(id),"

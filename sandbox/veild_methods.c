@@ -1068,12 +1068,12 @@ m_job_wait(struct veild *d, struct client *c, const msgpack_object *params,
 		timeout = 600000;
 	msgpack_sbuffer_init(&tmp);
 	msgpack_packer_init(&tp, &tmp, msgpack_sbuffer_write);
-	r = pack_status(d, job, &tp, &pub, e);
+	if ((r = pack_status(d, job, &tp, &pub, e)) == 0 &&
+	    (pub || timeout == 0))
+		msgpack_sbuffer_write(pk->data, tmp.data, tmp.size);
 	msgpack_sbuffer_destroy(&tmp);
-	if (r != 0)
+	if (r != 0 || pub || timeout == 0)
 		return r;
-	if (pub || timeout == 0)
-		return pack_status(d, job, pk, NULL, e);
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return rpc_fail(e, RPC_INTERNAL, "out of memory");
 	w->gen = c->gen;
@@ -1396,23 +1396,32 @@ veild_tick(struct veild *d)
 	msgpack_packer pk;
 	uint64_t fin;
 	int64_t now = veild_now_ms();
-	int pub;
+	int pub, fresh;
 
 	pthread_mutex_lock(&d->mu);
 	fin = d->finished;
 	pthread_mutex_unlock(&d->mu);
 	/* Publication: jobs that ended since the last tick become
 	 * visible together, so a job's duration shows only to the tick. */
+	fresh = 0;
 	if (fin != published_at) {
 		if (sqlite3_exec(catalog_db(d->cat), "UPDATE job SET published "
 		    "= 1 WHERE published = 0 AND state IN ('done', 'failed', "
-		    "'refused')", NULL, NULL, NULL) == SQLITE_OK)
+		    "'refused')", NULL, NULL, NULL) == SQLITE_OK) {
 			published_at = fin;
+			fresh = sqlite3_changes(catalog_db(d->cat)) > 0;
+		}
 	}
+	/* A waiter's job can only have ended if something was published
+	 * now (job.wait looked before it waited); else only deadlines. */
 	for (wp = &waiters; (w = *wp) != NULL;) {
 		if ((c = veild_client_by_gen(w->gen)) == NULL) {
 			*wp = w->next;
 			free(w);
+			continue;
+		}
+		if (!fresh && now < w->deadline) {
+			wp = &w->next;
 			continue;
 		}
 		msgpack_sbuffer_init(&sb);

@@ -222,27 +222,29 @@ table_memfd(struct veild *d, int64_t id, const char *name)
 
 static int
 load_upload(struct runner *rn, struct task *t, char **schema, char **policy,
-    char *name, int64_t *size)
+    char *name, int64_t *size, int *level)
 {
 	sqlite3_stmt *st;
 
 	*schema = *policy = NULL;
 	if (sqlite3_prepare_v2(catalog_db(rn->cat), "SELECT schema, policy, "
-	    "name, size FROM upload WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+	    "name, size, level FROM upload WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
 		return task_fail(t, RPC_INTERNAL, "catalog: %s",
 		    sqlite3_errmsg(catalog_db(rn->cat)));
 	sqlite3_bind_int64(st, 1, t->upload);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
-		return task_fail(t, RPC_NOT_FOUND, "upload %s is gone", "");
+		return task_fail(t, RPC_NOT_FOUND, "upload %lld is gone",
+		    (long long)t->upload);
 	}
 	*schema = strdup((const char *)sqlite3_column_text(st, 0));
 	*policy = strdup((const char *)sqlite3_column_text(st, 1));
 	snprintf(name, 65, "%s", (const char *)sqlite3_column_text(st, 2));
 	*size = sqlite3_column_int64(st, 3);
+	*level = sqlite3_column_int(st, 4);
 	sqlite3_finalize(st);
 	if (*schema == NULL || *policy == NULL)
-		return task_fail(t, RPC_INTERNAL, "out of memory%s", "");
+		return task_fail(t, RPC_INTERNAL, "out of memory");
 	return 0;
 }
 
@@ -281,16 +283,36 @@ run_check(struct runner *rn, struct task *t)
 	struct veil_err err;
 	msgpack_packer pk;
 	char *schema, *policy, name[65];
+	sqlite3_stmt *st;
 	int64_t size;
-	int r;
+	int r, level;
 
 	memset(&res, 0, sizeof(res));
 	veil_err_clear(&err);
-	if (load_upload(rn, t, &schema, &policy, name, &size) != 0)
+	if (load_upload(rn, t, &schema, &policy, name, &size, &level) != 0)
 		goto out;
 	if ((r = ingestor_check(rn->d->worker, schema, strlen(schema), policy,
 	    strlen(policy), &res, &err)) != 0) {
 		map_ingest_error(t, r, &err);
+		drop_upload(rn, t);
+		goto out;
+	}
+	/* The schema's classification level reaches the daemon only from
+	 * this confined check; the ingest uses it. */
+	if (sqlite3_prepare_v2(catalog_db(rn->cat), "UPDATE upload SET level = "
+	    "? WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
+		task_fail(t, RPC_INTERNAL, "catalog: %s",
+		    sqlite3_errmsg(catalog_db(rn->cat)));
+		drop_upload(rn, t);
+		goto out;
+	}
+	sqlite3_bind_int(st, 1, res.level);
+	sqlite3_bind_int64(st, 2, t->upload);
+	r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE) {
+		task_fail(t, RPC_INTERNAL, "catalog: %s",
+		    sqlite3_errmsg(catalog_db(rn->cat)));
 		drop_upload(rn, t);
 		goto out;
 	}
@@ -364,7 +386,7 @@ run_ingest(struct runner *rn, struct task *t)
 
 	memset(&res, 0, sizeof(res));
 	veil_err_clear(&err);
-	if (load_upload(rn, t, &schema, &policy, name, &size) != 0)
+	if (load_upload(rn, t, &schema, &policy, name, &size, &level) != 0)
 		goto out;
 	snprintf(path, sizeof(path), "%s/uploads/%lld.csv", rn->d->home,
 	    (long long)t->upload);
@@ -373,24 +395,13 @@ run_ingest(struct runner *rn, struct task *t)
 		goto out;
 	}
 	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
-		task_fail(t, RPC_INTERNAL, "no randomness for a key%s", "");
+		task_fail(t, RPC_INTERNAL, "no randomness for a key");
 		goto out;
 	}
 	memset(&lim, 0, sizeof(lim));
 	lim.memory_bytes = INGEST_MEMORY;
 	lim.cpu_ms = INGEST_CPU_MS;
 	lim.wall_ms = INGEST_WALL_MS;
-	/* The check again, for the classification level: the schema's
-	 * numbers reach the daemon only through a confined child. */
-	if ((r = ingestor_check(rn->d->worker, schema, strlen(schema), policy,
-	    strlen(policy), &res, &err)) != 0) {
-		map_ingest_error(t, r, &err);
-		drop_upload(rn, t);
-		goto out;
-	}
-	level = res.level;
-	ingestor_result_free(&res);
-	memset(&res, 0, sizeof(res));
 	if ((r = ingestor_run(rn->d->worker, fd, (uint64_t)size, schema,
 	    strlen(schema), policy, strlen(policy), key, sizeof(key), &lim,
 	    &res, &err)) != 0) {
