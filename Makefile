@@ -33,21 +33,26 @@ POLICY_O = $(addprefix $(B)/policies/, policy.o release.o sampler.o dp.o \
 	   ledger.o)
 DAEMON_O = $(addprefix $(B)/sandbox/, catalog.o jobspec.o)
 LIB_O	 = $(COMMON_O) $(ANON_O) $(POLICY_O) $(SANDBOX_O) $(RUNTIME_O) $(DAEMON_O)
-# The ingest child de-identifies (identifiers, scrub) and checks policies.
-WORKER_O = $(B)/sandbox/worker.o $(RUNTIME_O) $(SANDBOX_O) $(COMMON_O) \
-	   $(addprefix $(B)/anonymize/, identifiers.o scrub.o) \
-	   $(B)/policies/policy.o
-WORKER_LIBS = $(shell pkg-config --libs lua5.4 msgpack libcrypto) -lm
-# veil-worker is linked static-pie: a worker is exec'd per job, and the
-# dynamic loader (mapping and relocating liblua, libmsgpackc and libcrypto)
-# was a quarter of its CPU time. ASLR stays (PIE). `make asan` links it
-# dynamically (WORKER_LINK= ), since the sanitizers' runtime is shared.
-# libcrypto.a references getaddrinfo and dlopen in code the worker never
-# calls; the linker's warnings about them are expected.
+# veil-worker runs buyers' jobs: the runtime, confinement, the table and
+# framing code, and no libcrypto. It is linked static-pie: one is exec'd
+# per job, and the dynamic loader was a quarter of its CPU time. ASLR
+# stays (PIE). `make asan` links it dynamically (WORKER_LINK= ), since the
+# sanitizers' runtime is a shared library.
+WORKER_O = $(B)/sandbox/worker.o $(RUNTIME_O) $(B)/sandbox/confine.o \
+	   $(B)/gen/filter_bpf.o $(COMMON_O)
+WORKER_LIBS = $(shell pkg-config --libs lua5.4 msgpack) -lm
 WORKER_LINK ?= -static-pie
-WORKER_SLIBS = $(shell pkg-config --static --libs lua5.4 msgpack libcrypto) -lm
+WORKER_SLIBS = $(shell pkg-config --static --libs lua5.4 msgpack) -lm
+# veil-ingest is the same program with the ingest kinds (worker.c): it
+# parses uploads, checks policies and de-identifies (identifiers, scrub)
+# under the data set's key. One runs per upload: linked dynamically.
+INGEST_O = $(B)/sandbox/worker_ingest.o $(RUNTIME_O) $(SANDBOX_O) \
+	   $(COMMON_O) $(addprefix $(B)/anonymize/, identifiers.o scrub.o) \
+	   $(B)/policies/policy.o
+INGEST_LIBS = $(shell pkg-config --libs lua5.4 msgpack libcrypto) -lm
 
-PROGS	 = $(B)/veil $(B)/veild $(B)/veil-worker $(B)/clinic-gen
+PROGS	 = $(B)/veil $(B)/veild $(B)/veil-worker $(B)/veil-ingest \
+	   $(B)/clinic-gen
 UNIT	 = table csv ingest utf8 schema hierarchy inspect clinic frame sandbox mock run runtime jobsec sampler dp ledger policy scrub kanon ingestor client catalog
 TESTS	 = $(addprefix $(B)/tests/test_, $(UNIT))
 FUZZ	 = csv schema table frame policy scrub rpc
@@ -86,6 +91,16 @@ $(B)/veil-worker: $(WORKER_O)
 	$(Q)$(CC) $(CFLAGS) $(HLDFLAGS) $(WORKER_LINK) $(LDFLAGS) -o $@ $^ \
 	    $(if $(WORKER_LINK),$(WORKER_SLIBS),$(WORKER_LIBS))
 
+$(B)/sandbox/worker_ingest.o: sandbox/worker.c
+	@mkdir -p $(@D)
+	$(msg) CC $<
+	$(Q)$(CC) $(CPPFLAGS) -DVEIL_INGEST_KINDS $(HARDEN) $(WARN) $(CFLAGS) \
+	    -c -o $@ $<
+
+$(B)/veil-ingest: $(INGEST_O)
+	$(msg) LD $@
+	$(Q)$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(INGEST_LIBS)
+
 # The seccomp filter is compiled once, here, by libseccomp, into BPF.
 $(B)/filter-gen: $(B)/sandbox/filter_gen.o
 	$(msg) LD $@
@@ -103,7 +118,7 @@ $(B)/gen/filter_bpf.o: $(B)/gen/filter_bpf.c
 # Test-only: confines itself as veil-worker does, then misbehaves.
 $(B)/tests/sandbox-probe: $(B)/tests/sandbox_probe.o $(SANDBOX_O) $(COMMON_O)
 	$(msg) LD $@
-	$(Q)$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(WORKER_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(HLDFLAGS) $(LDFLAGS) -o $@ $^ $(INGEST_LIBS)
 
 $(B)/clinic-gen: $(B)/examples/clinic/clinic_gen.o
 	$(msg) LD $@

@@ -369,6 +369,34 @@ runner_main(void *arg)
 	return NULL;
 }
 
+/*
+ * CPU time of veild and of the workers it has reaped, in ms, from
+ * /proc/PID/stat (utime, stime, cutime, cstime: fields 14 to 17).
+ */
+static void
+veild_cpu_ms(pid_t pid, double *self, double *kids)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t[4];
+	size_t n;
+	FILE *f;
+
+	*self = *kids = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name may hold spaces; fields start after its ')'. */
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2,
+	    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
+	    &t[0], &t[1], &t[2], &t[3]) != 4)
+		return;
+	*self = (double)(t[0] + t[1]) * 1e3 / (double)sysconf(_SC_CLK_TCK);
+	*kids = (double)(t[2] + t[3]) * 1e3 / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* Runs nclients threads for b->seconds; prints one line. */
 static int
 run_concurrency(struct bench *b, int nclients, double ref_jobs,
@@ -377,7 +405,7 @@ run_concurrency(struct bench *b, int nclients, double ref_jobs,
 	pthread_barrier_t start;
 	struct runner *rs;
 	pthread_t *th;
-	double *all, t0, el;
+	double *all, t0, el, self0, kids0, self1, kids1, n;
 	size_t total = 0, failed = 0, k;
 	int i, err = 0;
 
@@ -400,6 +428,7 @@ run_concurrency(struct bench *b, int nclients, double ref_jobs,
 	}
 	/* The clients connect, then all start at once; they read their
 	 * deadline after the barrier. */
+	veild_cpu_ms(b->veild, &self0, &kids0);
 	t0 = now_ms();
 	for (i = 0; i < nclients; i++)
 		rs[i].deadline = t0 + b->seconds * 1e3;
@@ -407,6 +436,7 @@ run_concurrency(struct bench *b, int nclients, double ref_jobs,
 	for (i = 0; i < nclients; i++)
 		pthread_join(th[i], NULL);
 	el = (now_ms() - t0) / 1e3;
+	veild_cpu_ms(b->veild, &self1, &kids1);
 	pthread_barrier_destroy(&start);
 	b->ready = 0;
 	for (i = 0; i < nclients; i++) {
@@ -428,8 +458,10 @@ run_concurrency(struct bench *b, int nclients, double ref_jobs,
 	qsort(all, total, sizeof(*all), cmp);
 	*jobs_s = (double)total / el;
 	*p99 = pct(all, total, 0.99);
-	printf("  %7d  %9.0f  %8.2f  %8.2f  %9.2fx", nclients, *jobs_s,
-	    pct(all, total, 0.50), *p99, *jobs_s / ref_jobs);
+	n = total ? (double)total : 1;
+	printf("  %7d  %9.0f  %8.2f  %8.2f  %9.2fx  %5.2f + %5.2f", nclients,
+	    *jobs_s, pct(all, total, 0.50), *p99, *jobs_s / ref_jobs,
+	    (self1 - self0) / n, (kids1 - kids0) / n);
 	if (failed > 0)
 		printf("   (%zu jobs did not end done)", failed);
 	printf("\n");
@@ -724,17 +756,22 @@ main(int argc, char **argv)
 		goto out;
 	}
 
+	/* As veild does, so that the reference pays what veild pays. */
+	if (spawner_share_netns(&err) != 0)
+		printf("  (%s)\n", err.msg);
 	ref = reference(&b, worker, &ref_p50);
 	if (ref <= 0)
 		goto out;
 	printf("Small jobs through veild: count + mean on %d rows (dp, "
 	    "epsilon %s each), %d workers on %ld CPUs, %.0f s per row\n",
 	    ROWS, JOB_EPS, b.workers, ncpu, b.seconds);
-	printf("  %7s  %9s  %8s  %8s  %10s\n", "clients", "jobs/s", "p50 ms",
-	    "p99 ms", "veild/ref");
+	printf("  %7s  %9s  %8s  %8s  %10s  %s\n", "clients", "jobs/s",
+	    "p50 ms", "p99 ms", "veild/ref", "cpu ms/job");
 	for (i = 0; i < sizeof(conc) / sizeof(conc[0]); i++)
 		if (run_concurrency(&b, conc[i], ref, &js[i], &p99[i]) != 0)
 			goto out;
+	printf("  cpu ms/job: veild's own CPU time + its reaped workers', per "
+	    "job (from /proc, in 10 ms ticks)\n");
 	printf("  ref: the same job through the spawner directly "
 	    "(spawner_start + spawner_wait + dp release), sequential: "
 	    "%.0f jobs/s, p50 %.2f ms\n", ref, ref_p50);

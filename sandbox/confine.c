@@ -178,6 +178,11 @@ confine_self(const struct confine_opts *o, unsigned int *levelp,
 	unsigned int level = 0;
 
 	*levelp = 0;
+	if (o->netns_fd >= 0) {
+		*stepp = "join the shared network namespace";
+		if (setns(o->netns_fd, CLONE_NEWNET) == -1)
+			return -1;
+	}
 	*stepp = "close descriptors";
 	if (close_fds(o->keep_fds) == -1)
 		return -1;
@@ -189,8 +194,9 @@ confine_self(const struct confine_opts *o, unsigned int *levelp,
 	/* Namespaces are best effort: EPERM where the host forbids them. */
 	if (enter_userns() == 0) {
 		level |= CONFINE_USERNS;
-		if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
-		    CLONE_NEWPID | CLONE_NEWUTS) == 0) {
+		if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID |
+		    CLONE_NEWUTS | (o->netns_fd >= 0 ? 0 : CLONE_NEWNET)) ==
+		    0) {
 			level |= CONFINE_NAMESPACES;
 			if (empty_root() == 0)
 				level |= CONFINE_EMPTYROOT;

@@ -5,7 +5,11 @@
  *   1. close every descriptor but the ones it was given (close_range);
  *   2. if root, become nobody (65534) outside any namespace;
  *   3. new user, mount, network, IPC, PID and UTS namespaces, the user
- *      namespace mapping only that unprivileged uid;
+ *      namespace mapping only that unprivileged uid; or, when the spawner
+ *      shares one (spawner_share_netns), the empty network namespace it
+ *      made, joined while still privileged, before step 2 (a network
+ *      namespace costs more to make and tear down than the rest of a
+ *      small job; the worker holds no capability over the shared one);
  *   4. an empty, read-only root (a tmpfs, pivot_root, old root detached);
  *   5. rlimits: AS and DATA = the memory limit, CPU, NOFILE = the
  *      descriptors it holds, FSIZE 0, NPROC 0, CORE 0;
@@ -37,6 +41,7 @@ struct confine_opts {
 	uint64_t	memory_bytes;	/* RLIMIT_AS and RLIMIT_DATA */
 	uint64_t	cpu_seconds;	/* RLIMIT_CPU soft; hard is +1 */
 	int		no_seccomp;	/* tests only: stop before step 7 */
+	int		netns_fd;	/* a network namespace to join, or -1 */
 };
 
 /*

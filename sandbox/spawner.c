@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -43,6 +44,12 @@ struct spawner {
 	char		*log;
 	size_t		 log_len, log_dropped;
 };
+
+/*
+ * The empty network namespace every worker joins (spawner_share_netns),
+ * or -1: each worker then makes its own.
+ */
+static int shared_netns = -1;
 
 static struct spawner *start(const char *, char *const [], const int *,
 		    size_t, const int *, size_t, const void *, size_t,
@@ -116,6 +123,84 @@ worker_env(char **buf, size_t n)
 	for (k = i; k < n; k++)
 		buf[k] = NULL;
 	return buf;
+}
+
+/*
+ * Makes the empty network namespace that workers will share: a child
+ * unshares one and waits on a pipe while we open it through /proc; the
+ * descriptor keeps it alive after the child exits. Only root can, since
+ * a worker joins it with setns() before dropping root; elsewhere each
+ * worker keeps making its own.
+ */
+int
+spawner_share_netns(struct veil_err *err)
+{
+	char path[64], c = 0;
+	int go[2], ready[2], fd = -1, st;
+	pid_t pid;
+
+	if (shared_netns >= 0)
+		return 0;
+	if (geteuid() != 0) {
+		veil_seterr(err, VEIL_E_INVALID, "a shared network namespace "
+		    "needs root; each worker makes its own");
+		return -1;
+	}
+	if (pipe2(go, O_CLOEXEC) == -1)
+		goto sys;
+	if (pipe2(ready, O_CLOEXEC) == -1) {
+		close(go[0]);
+		close(go[1]);
+		goto sys;
+	}
+	if ((pid = fork()) == -1) {
+		close(go[0]);
+		close(go[1]);
+		close(ready[0]);
+		close(ready[1]);
+		goto sys;
+	}
+	if (pid == 0) {
+		close(go[1]);	/* or the read below never sees EOF */
+		close(ready[0]);
+		c = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
+		(void)!write(ready[1], &c, 1);
+		(void)!read(go[0], &c, 1);
+		_exit(0);
+	}
+	close(go[0]);
+	close(ready[1]);
+	if (read(ready[0], &c, 1) == 1 && c == 'y') {
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	close(go[1]);		/* the child exits */
+	close(ready[0]);
+	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+		;
+	if (fd == -1) {
+		veil_seterr(err, VEIL_E_IO, "shared network namespace: %s",
+		    c == 'y' ? strerror(errno) : "unshare refused");
+		return -1;
+	}
+	shared_netns = fd;
+	return 0;
+ sys:
+	veil_seterr(err, VEIL_E_IO, "shared network namespace: %s",
+	    strerror(errno));
+	return -1;
+}
+
+int
+spawner_netns(void)
+{
+	return shared_netns;
+}
+
+pid_t
+spawner_pid(const struct spawner *s)
+{
+	return s->pid;
 }
 
 struct spawner *
@@ -192,9 +277,9 @@ start(const char *worker, char *const argv[], const int *tfds, size_t ntables,
 	posix_spawnattr_t attr;
 	struct spawner *s = NULL;
 	sigset_t none, all;
-	char *av[64], *ev[8], num[5][32];
-	int src[3 + WORKER_MAX_TABLES + WORKER_MAX_EXTRA];
-	int hi[3 + WORKER_MAX_TABLES + WORKER_MAX_EXTRA];
+	char *av[64], *ev[8], num[6][32];
+	int src[4 + WORKER_MAX_TABLES + WORKER_MAX_EXTRA];
+	int hi[4 + WORKER_MAX_TABLES + WORKER_MAX_EXTRA];
 	int resp[2] = { -1, -1 }, logp[2] = { -1, -1 }, jobw = -1;
 	size_t i, nfd = WORKER_FD_TABLE0 + ntables + nextra, ac = 0;
 	int fa_ok = 0, attr_ok = 0, r, p2[2];
@@ -236,6 +321,11 @@ start(const char *worker, char *const argv[], const int *tfds, size_t ntables,
 		goto sys;
 	src[WORKER_FD_RESULT] = resp[1];
 	src[WORKER_FD_LOG] = logp[1];
+	/* The shared network namespace goes last; the worker joins it and
+	 * its confinement closes it with every descriptor above its own. */
+	if (shared_netns >= 0 && (src[nfd++] = fcntl(shared_netns,
+	    F_DUPFD_CLOEXEC, 0)) == -1)
+		goto sys;
 	/* Above every target first, so that no dup2 clobbers a source. */
 	for (i = 0; i < nfd; i++)
 		if ((hi[i] = fcntl(src[i], F_DUPFD_CLOEXEC, (int)nfd)) == -1)
@@ -280,6 +370,11 @@ start(const char *worker, char *const argv[], const int *tfds, size_t ntables,
 		snprintf(num[4], sizeof(num[4]), "%zu", nextra);
 		av[ac++] = "--extra";
 		av[ac++] = num[4];
+	}
+	if (shared_netns >= 0) {
+		snprintf(num[5], sizeof(num[5]), "%zu", nfd - 1);
+		av[ac++] = "--netns";
+		av[ac++] = num[5];
 	}
 	av[ac] = NULL;
 

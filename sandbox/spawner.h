@@ -17,6 +17,8 @@
 #ifndef VEIL_SPAWNER_H
 #define VEIL_SPAWNER_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +66,18 @@ struct spawner_outcome {
 };
 
 struct spawner;
+
+/*
+ * From now on every worker this process spawns joins one empty network
+ * namespace made here, instead of making its own (see confine.h). Needs
+ * root; returns -1 with err set otherwise, and nothing changes. Call it
+ * before starting threads that spawn.
+ */
+int		 spawner_share_netns(struct veil_err *err);
+/* The shared namespace's descriptor, or -1. */
+int		 spawner_netns(void);
+/* The worker's pid (tests look at its namespaces through /proc). */
+pid_t		 spawner_pid(const struct spawner *);
 
 /*
  * Starts worker (a path) with extra arguments argv (NULL-terminated, may

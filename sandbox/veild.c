@@ -31,6 +31,7 @@
 #include <sqlite3.h>
 
 #include "frame.h"
+#include "spawner.h"
 #include "veild.h"
 
 #define PREAUTH_IDLE_MS	10000
@@ -604,6 +605,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "veild: %s: %s\n", d.worker, strerror(errno));
 		return 1;
 	}
+	/* veil-ingest lives beside veil-worker. */
+	slash = strrchr(d.worker, '/');
+	rn = slash != NULL ? slash - d.worker + 1 : 0;
+	if (snprintf(d.ingest, sizeof(d.ingest), "%.*sveil-ingest", (int)rn,
+	    d.worker) >= (int)sizeof(d.ingest) ||
+	    access(d.ingest, X_OK) != 0) {
+		fprintf(stderr, "veild: %s: %s\n", d.ingest, strerror(errno));
+		return 1;
+	}
 	snprintf(sock, sizeof(sock), "%s/veil.db", d.home);
 	if (access(sock, F_OK) != 0) {
 		fprintf(stderr, "veild: %s holds no exchange (create one with "
@@ -655,12 +665,16 @@ main(int argc, char **argv)
 	epoll_ctl(epfd, EPOLL_CTL_ADD, tfd, &ev);
 	ev.data.ptr = &d.notify_fd;
 	epoll_ctl(epfd, EPOLL_CTL_ADD, d.notify_fd, &ev);
+	/* One empty network namespace for all workers, where root. */
+	if (spawner_share_netns(&err) != 0)
+		fprintf(stderr, "veild: %s\n", err.msg);
 	if (veild_runners_start(&d) != 0) {
 		fprintf(stderr, "veild: cannot start runner threads\n");
 		return 1;
 	}
-	fprintf(stderr, "veild: listening on %s (%d workers, tick %d ms)\n",
-	    sockpath, d.nworkers, d.tick_ms);
+	fprintf(stderr, "veild: listening on %s (%d workers, tick %d ms%s)\n",
+	    sockpath, d.nworkers, d.tick_ms, spawner_netns() >= 0 ?
+	    ", one shared empty network namespace" : "");
 
 	for (;;) {
 		n = epoll_wait(epfd, evs, 64, -1);

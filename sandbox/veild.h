@@ -81,7 +81,8 @@ struct task {
 
 struct veild {
 	char		 home[1024];	/* kept short: paths under it fit */
-	char		 worker[1024];
+	char		 worker[1024];	/* veil-worker: buyers' jobs */
+	char		 ingest[1024];	/* veil-ingest, beside it: uploads */
 	struct catalog	*cat;		/* the event loop's handle */
 	int		 nworkers;
 	int		 tick_ms;

@@ -291,7 +291,7 @@ run_check(struct runner *rn, struct task *t)
 	veil_err_clear(&err);
 	if (load_upload(rn, t, &schema, &policy, name, &size, &level) != 0)
 		goto out;
-	if ((r = ingestor_check(rn->d->worker, schema, strlen(schema), policy,
+	if ((r = ingestor_check(rn->d->ingest, schema, strlen(schema), policy,
 	    strlen(policy), &res, &err)) != 0) {
 		map_ingest_error(t, r, &err);
 		drop_upload(rn, t);
@@ -402,7 +402,7 @@ run_ingest(struct runner *rn, struct task *t)
 	lim.memory_bytes = INGEST_MEMORY;
 	lim.cpu_ms = INGEST_CPU_MS;
 	lim.wall_ms = INGEST_WALL_MS;
-	if ((r = ingestor_run(rn->d->worker, fd, (uint64_t)size, schema,
+	if ((r = ingestor_run(rn->d->ingest, fd, (uint64_t)size, schema,
 	    strlen(schema), policy, strlen(policy), key, sizeof(key), &lim,
 	    &res, &err)) != 0) {
 		map_ingest_error(t, r, &err);

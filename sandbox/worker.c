@@ -8,9 +8,14 @@
  * then read the job frame and validate the tables, which are untrusted
  * input as far as this process is concerned.
  *
- * It is also the ingest child: kinds "check" (a schema and a policy
- * text) and "ingest" (a CSV through a schema, de-identified, written to
- * an output memfd), so that the daemon never parses uploaded text.
+ * Built twice. veil-worker runs buyers' jobs (kinds "describe" and "lua")
+ * and holds no cryptographic code at all. veil-ingest, built with
+ * VEIL_INGEST_KINDS, is also the ingest child: kinds "check" (a schema
+ * and a policy text) and "ingest" (a CSV through a schema, de-identified
+ * under the data set's key, written to an output memfd), so that the
+ * daemon never parses uploaded text. Keeping libcrypto out of the job
+ * worker keeps the data set keys' code path out of it, and a third of
+ * its start-up (libcrypto's relocations and CPU probing) with it.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -25,9 +30,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifdef VEIL_INGEST_KINDS
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#endif
 
 #include "confine.h"
 #include "frame.h"
@@ -51,9 +58,11 @@ struct wtable {
 static struct wtable tables[WORKER_MAX_TABLES];
 static int ntables, nextra;
 static unsigned int level;
+#ifdef VEIL_INGEST_KINDS
 /* kind "ingest": the output memfd, mapped read-write before confinement */
 static void *out_map;
 static size_t out_len;
+#endif
 
 /* A log line to the parent, which decides who may see it. */
 static void
@@ -105,10 +114,11 @@ map_tables(void)
 			_exit(WORKER_EXIT_TABLE);
 		}
 		tables[i].len = (size_t)st.st_size;
-		/* populated now: one walk of the page tables, not a
-		 * fault per page during the job */
+		/* Not populated: a job reads the columns it uses, and the
+		 * kernel maps those around each fault; populating mapped
+		 * every page of every column, used or not. */
 		tables[i].map = mmap(NULL, tables[i].len, PROT_READ,
-		    MAP_SHARED | MAP_POPULATE, fd, 0);
+		    MAP_SHARED, fd, 0);
 		if (tables[i].map == MAP_FAILED) {
 			wlog("table %d: mmap: %s", i, strerror(errno));
 			_exit(WORKER_EXIT_TABLE);
@@ -116,6 +126,7 @@ map_tables(void)
 	}
 }
 
+#ifdef VEIL_INGEST_KINDS
 /*
  * The ingest layout (worker_proto.h): maps the output memfd shared and
  * writable, sparse (no MAP_POPULATE: only the pages written are backed),
@@ -162,6 +173,7 @@ warm_crypto(void)
 		_exit(WORKER_EXIT_NOMEM);
 	}
 }
+#endif /* VEIL_INGEST_KINDS */
 
 static void
 write_result(msgpack_sbuffer *sb)
@@ -368,6 +380,7 @@ run_describe(void)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+#ifdef VEIL_INGEST_KINDS
 /* A str field of the job frame (not NUL-terminated), or exit. */
 static void
 job_text(const msgpack_object *job, const char *key, const char **p,
@@ -571,6 +584,7 @@ run_ingest(const msgpack_object *job)
 	/* Nothing to flush; no exit handlers (libcrypto's, see above). */
 	_exit(WORKER_EXIT_OK);
 }
+#endif /* VEIL_INGEST_KINDS */
 
 #if defined(__SANITIZE_ADDRESS__)
 /*
@@ -608,7 +622,7 @@ main(int argc, char **argv)
 	const char *step, *kind;
 	size_t len, klen;
 	void *buf;
-	int i;
+	int i, netns = -1;
 
 	for (i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--tables") == 0)
@@ -621,6 +635,8 @@ main(int argc, char **argv)
 			cpu_ms = num_arg(argv[i + 1]);
 		else if (strcmp(argv[i], "--extra") == 0)
 			nextra = (int)num_arg(argv[i + 1]);
+		else if (strcmp(argv[i], "--netns") == 0)
+			netns = (int)num_arg(argv[i + 1]);
 		else
 			_exit(WORKER_EXIT_USAGE);
 	}
@@ -632,14 +648,22 @@ main(int argc, char **argv)
 	map_tables();
 	for (i = 0; i < ntables; i++)
 		total += tables[i].len;
+#ifdef VEIL_INGEST_KINDS
 	if (nextra == WORKER_INGEST_EXTRA) {
 		map_output();
 		total += out_len;
 		warm_crypto();
 	}
+#else
+	if (nextra != 0)
+		_exit(WORKER_EXIT_USAGE);
+#endif
 
 	memset(&co, 0, sizeof(co));
 	co.keep_fds = WORKER_FD_TABLE0 + ntables + nextra;
+	co.netns_fd = netns;
+	if (netns != -1 && netns != co.keep_fds)	/* spawner's layout */
+		_exit(WORKER_EXIT_USAGE);
 	co.memory_bytes = memory > 0 ? memory + total + WORKER_BASE_AS : 0;
 #if defined(__SANITIZE_ADDRESS__)
 	co.memory_bytes = 0;	/* ASan's shadow needs terabytes of AS */
@@ -688,10 +712,12 @@ main(int argc, char **argv)
 		run_describe();
 	else if (klen == 3 && memcmp(kind, "lua", 3) == 0)
 		run_lua(job);
+#ifdef VEIL_INGEST_KINDS
 	else if (klen == 5 && memcmp(kind, "check", 5) == 0)
 		run_check(job);
 	else if (klen == 6 && memcmp(kind, "ingest", 6) == 0)
 		run_ingest(job);
+#endif
 	else
 		fail("input", "unknown job kind");
 	msgpack_unpacked_destroy(&up);

@@ -292,6 +292,7 @@ main(int argc, char **argv)
 	c = argv[1];
 	memset(&co, 0, sizeof(co));
 	co.keep_fds = 3;
+	co.netns_fd = -1;
 	if (argc > 2 && argv[2][0] != '-')
 		arg = argv[i++];
 	for (; i + 1 < argc; i += 2) {
@@ -301,6 +302,8 @@ main(int argc, char **argv)
 			co.memory_bytes = strtoull(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "--cpu") == 0)
 			co.cpu_seconds = strtoull(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--netns") == 0)
+			co.netns_fd = atoi(argv[i + 1]);
 	}
 	if (co.memory_bytes > 0)
 		co.memory_bytes += WORKER_BASE_AS;

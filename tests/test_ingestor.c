@@ -55,7 +55,7 @@ setup(void **state)
 	(void)state;
 	if (b == NULL)
 		b = "build";
-	snprintf(worker, sizeof(worker), "%s/veil-worker", b);
+	snprintf(worker, sizeof(worker), "%s/veil-ingest", b);
 	if (access(worker, X_OK) != 0 || mkdtemp(dir) == NULL)
 		return -1;
 	snprintf(csv_path, sizeof(csv_path), "%s/clinic.csv", dir);

@@ -19,6 +19,7 @@
 
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -77,7 +78,19 @@ probe(const char *c, const char *arg)
 		    setgid((gid_t)probe_uid) != 0 ||
 		    setuid((uid_t)probe_uid) != 0))
 			_exit(95);
-		execl(probe_path, probe_path, c, arg, (char *)NULL);
+		/* As the spawner does: the shared namespace, if any, on the
+		 * descriptor after the probe's own. */
+		if (spawner_netns() >= 0) {
+			if (dup2(spawner_netns(), 3) != 3)
+				_exit(97);
+			if (arg != NULL)
+				execl(probe_path, probe_path, c, arg, "--netns",
+				    "3", (char *)NULL);
+			else
+				execl(probe_path, probe_path, c, "--netns",
+				    "3", (char *)NULL);
+		} else
+			execl(probe_path, probe_path, c, arg, (char *)NULL);
 		_exit(96);
 	}
 	assert_true(pid > 0);
@@ -571,11 +584,14 @@ as_worker(int argc, char **argv)
 
 	memset(&co, 0, sizeof(co));
 	co.keep_fds = WORKER_FD_TABLE0;
+	co.netns_fd = -1;
 	for (i = 3; i + 1 < argc; i += 2)
 		if (strcmp(argv[i], "--tables") == 0)
 			co.keep_fds = WORKER_FD_TABLE0 + atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--cpu") == 0)
 			co.cpu_seconds = strtoull(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--netns") == 0)
+			co.netns_fd = atoi(argv[i + 1]);
 	if (confine_self(&co, &level, &step) == -1)
 		_exit(WORKER_EXIT_CONFINE);
 	if (strcmp(argv[2], "partial") == 0) {
@@ -1138,6 +1154,145 @@ test_prestart_threads(void **state)
 	assert_int_equal(count_fds(), before);
 }
 
+/*
+ * The network namespace a worker is in, as "net:[inode]" read from
+ * /proc, once it differs from `not` (the worker joins or makes its own
+ * while confining itself); "" after two seconds without.
+ */
+static void
+worker_netns(pid_t pid, const char *not, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	for (i = 0; i < 2000; i++, sleep_ms(1)) {
+		if ((n = readlink(path, buf, len - 1)) <= 0)
+			break;
+		buf[n] = '\0';
+		if (strcmp(buf, not) != 0)
+			return;
+	}
+	buf[0] = '\0';
+}
+
+/*
+ * Without sharing, each worker is in a network namespace of its own;
+ * after spawner_share_netns(), every worker is in the one made there,
+ * which is not ours, and jobs run the same. (Root only: elsewhere
+ * sharing is refused and nothing changes.)
+ */
+static void
+test_shared_netns(void **state)
+{
+	struct spawner_limits l = limits(256 << 20, 5000, 5000, 65536);
+	struct spawner_outcome out;
+	struct spawner *s[2];
+	struct veil_err err;
+	struct stat st;
+	char ours[64], shared[64], a[64], b[64], *job;
+	size_t jlen, len;
+	void *buf;
+	int fds[2], i;
+	ssize_t n;
+
+	(void)state;
+	assert_true((n = readlink("/proc/self/ns/net", ours,
+	    sizeof(ours) - 1)) > 0);
+	ours[n] = '\0';
+	table_fds(fds, &buf, &len);
+	if (spawner_netns() < 0) {
+		s[0] = prestart(worker_path, NULL, fds, 2, &l);
+		s[1] = prestart(worker_path, NULL, fds, 2, &l);
+		worker_netns(spawner_pid(s[0]), ours, a, sizeof(a));
+		worker_netns(spawner_pid(s[1]), ours, b, sizeof(b));
+		assert_string_not_equal(a, "");
+		assert_string_not_equal(b, "");
+		assert_string_not_equal(a, b);
+		for (i = 0; i < 2; i++) {
+			spawner_kill(s[i]);
+			assert_int_equal(spawner_wait(s[i], &out), 0);
+			spawner_outcome_free(&out);
+			spawner_free(s[i]);
+		}
+		if (geteuid() != 0) {
+			assert_int_equal(spawner_share_netns(&err), -1);
+			assert_int_equal(spawner_netns(), -1);
+			goto out;
+		}
+		if (spawner_share_netns(&err) != 0)
+			fail_msg("spawner_share_netns: %s", err.msg);
+	}
+	assert_int_equal(fstat(spawner_netns(), &st), 0);
+	snprintf(shared, sizeof(shared), "net:[%llu]",
+	    (unsigned long long)st.st_ino);
+	assert_string_not_equal(shared, ours);
+	job = framed_job("describe", 2, 0, &jlen);
+	for (i = 0; i < 2; i++)
+		s[i] = prestart(worker_path, NULL, fds, 2, &l);
+	for (i = 0; i < 2; i++) {
+		worker_netns(spawner_pid(s[i]), ours, a, sizeof(a));
+		assert_string_equal(a, shared);
+		submit_ok(s[i], job, jlen);
+		assert_int_equal(spawner_wait(s[i], &out), 0);
+		assert_int_equal(out.status, SPAWN_FINISHED);
+		assert_int_equal(out.confinement, CONFINE_FULL);
+		spawner_outcome_free(&out);
+		spawner_free(s[i]);
+	}
+	free(job);
+ out:
+	close(fds[0]);
+	close(fds[1]);
+	free(buf);
+}
+
+/*
+ * veil-worker runs buyers' jobs only: the upload kinds, and the key and
+ * output descriptor that come with them, are veil-ingest's.
+ */
+static void
+test_worker_has_no_ingest_kinds(void **state)
+{
+	struct spawner_limits l = limits(256 << 20, 5000, 5000, 65536);
+	struct spawner_outcome out;
+	struct spawner *s;
+	struct veil_err err;
+	const char *kinds[] = { "ingest", "check" };
+	char *job;
+	size_t jlen, i;
+	int fds[2] = { -1, -1 };
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		job = framed_job(kinds[i], 0, 0, &jlen);
+		s = spawner_start_ex(worker_path, NULL, NULL, 0, NULL, 0, job,
+		    jlen, &l, &err);
+		assert_non_null(s);
+		assert_int_equal(spawner_wait(s, &out), 0);
+		assert_int_equal(out.status, SPAWN_ERROR);
+		assert_non_null(strstr(out.message, "unknown job kind"));
+		spawner_outcome_free(&out);
+		spawner_free(s);
+		free(job);
+	}
+	/* the ingest layout (two extra descriptors) is a usage error */
+	assert_int_equal(pipe(fds), 0);
+	job = framed_job("ingest", 0, 0, &jlen);
+	s = spawner_start_ex(worker_path, NULL, NULL, 0, fds, 2, job, jlen,
+	    &l, &err);
+	assert_non_null(s);
+	assert_int_equal(spawner_wait(s, &out), 0);
+	assert_int_equal(out.status, SPAWN_CRASHED);
+	assert_int_equal(out.exit_code, WORKER_EXIT_USAGE);
+	spawner_outcome_free(&out);
+	spawner_free(s);
+	free(job);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 /* }====== */
 
 int
@@ -1163,6 +1318,15 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_prestart_submit_after_death),
 		cmocka_unit_test(test_prestart_forbidden_syscall),
 		cmocka_unit_test(test_prestart_threads),
+		cmocka_unit_test(test_worker_has_no_ingest_kinds),
+		/* From here on, as root, every worker shares one network
+		 * namespace: the attacks again, then jobs. */
+		cmocka_unit_test(test_shared_netns),
+		cmocka_unit_test(test_forbidden_syscalls_kill),
+		cmocka_unit_test(test_harmless_probes_get_errno),
+		cmocka_unit_test(test_layers_below_the_filter),
+		cmocka_unit_test(test_prestart_same_outcome),
+		cmocka_unit_test(test_prestart_forbidden_syscall),
 	};
 
 	if (argc > 2 && strcmp(argv[1], "--as-worker") == 0)
