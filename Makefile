@@ -173,8 +173,11 @@ demo: $(PROGS)
 	@sh examples/demo.sh $(B)
 
 install: $(PROGS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/veil/examples
-	install -m 0755 $(B)/veil $(DESTDIR)$(PREFIX)/bin/veil
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/veil \
+	    $(DESTDIR)$(PREFIX)/share/veil/examples
+	install -m 0755 $(B)/veil $(B)/veild $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(B)/veil-worker $(B)/veil-ingest \
+	    $(DESTDIR)$(PREFIX)/libexec/veil/
 	cp -R examples/adult examples/clinic $(DESTDIR)$(PREFIX)/share/veil/examples/
 
 clean:
