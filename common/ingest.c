@@ -137,28 +137,38 @@ ingest_parse_float(const char *p, size_t len, double *out)
 int
 ingest_parse_bool(const char *p, size_t len, int *out)
 {
-	static const struct {
-		const char	*s;
-		size_t		 len;
-		int		 v;
-	} sp[] = {
-		{ "true", 4, 1 }, { "1", 1, 1 }, { "yes", 3, 1 }, { "t", 1, 1 },
-		{ "y", 1, 1 }, { "false", 5, 0 }, { "0", 1, 0 }, { "no", 2, 0 },
-		{ "f", 1, 0 }, { "n", 1, 0 }
-	};
 	char w[5];
 	size_t i;
+	int v = -1;
 
 	if (len == 0 || len > sizeof(w))
 		return -1;
 	for (i = 0; i < len; i++)
 		w[i] = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] + 32) : p[i];
-	for (i = 0; i < sizeof(sp) / sizeof(sp[0]); i++)
-		if (sp[i].len == len && memcmp(w, sp[i].s, len) == 0) {
-			*out = sp[i].v;
-			return 0;
-		}
-	return -1;
+	switch (len) {
+	case 1:
+		if (w[0] == '1' || w[0] == 't' || w[0] == 'y')
+			v = 1;
+		else if (w[0] == '0' || w[0] == 'f' || w[0] == 'n')
+			v = 0;
+		break;
+	case 2:
+		v = memcmp(w, "no", 2) == 0 ? 0 : -1;
+		break;
+	case 3:
+		v = memcmp(w, "yes", 3) == 0 ? 1 : -1;
+		break;
+	case 4:
+		v = memcmp(w, "true", 4) == 0 ? 1 : -1;
+		break;
+	case 5:
+		v = memcmp(w, "false", 5) == 0 ? 0 : -1;
+		break;
+	}
+	if (v < 0)
+		return -1;
+	*out = v;
+	return 0;
 }
 
 static int

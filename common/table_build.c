@@ -142,6 +142,19 @@ vec_push(struct vec *v, const void *p, size_t n)
 		return 0;
 	if (v->cap - v->len < n && (r = vec_grow(v, n)) != 0)
 		return r;
+	memcpy(v->p + v->len, p, n);
+	v->len += n;
+	return 0;
+}
+
+/* vec_push for bytes of any length, mostly short (string values). */
+static inline int
+vec_push_bytes(struct vec *v, const void *p, size_t n)
+{
+	int r;
+
+	if (v->cap - v->len < n && (r = vec_grow(v, n)) != 0)
+		return r;
 	if (n <= 16)
 		copy_short(v->p + v->len, p, n);
 	else
@@ -530,6 +543,18 @@ table_builder_finish(struct table_builder *b, void **bufp, size_t *lenp,
 		return veil_seterr(err, VEIL_E_NOMEM, "table: cannot allocate "
 		    "%llu bytes", (unsigned long long)size);
 	out = mem;
+	/*
+	 * A large table is written front to back once: with huge pages that
+	 * is a few hundred page faults rather than one per 4 KiB. (A large
+	 * block from malloc is a mapping of its own; the hint covers its
+	 * whole pages only.)
+	 */
+	if (size >= BIG) {
+		uintptr_t a = ((uintptr_t)out + 4095) & ~(uintptr_t)4095;
+
+		(void)madvise((void *)a, ((uintptr_t)out + size - a) &
+		    ~(uintptr_t)4095, MADV_HUGEPAGE);
+	}
 	memset(&h, 0, sizeof(h));
 	memcpy(h.magic, TABLE_MAGIC, sizeof(h.magic));
 	h.version = TABLE_VERSION;
