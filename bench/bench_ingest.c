@@ -6,6 +6,10 @@
  *   - SQLite: bulk insert of the same typed rows with a prepared statement
  *     in one transaction, in memory and on disk (the parse is not even
  *     counted against SQLite: it is handed values already converted).
+ * Every figure, veil's and the references', is the best of RUNS runs, so
+ * that neither side gains from noise the other is charged for. veil's
+ * ingest time ends with the typed columns built; laying them out as one
+ * table buffer is timed on its own and also shown added in.
  * Usage: bench_ingest CLINIC-GEN [ROWS]   (default 1000000 rows)
  */
 #include <errno.h>
@@ -262,7 +266,8 @@ main(int argc, char **argv)
 	struct veil_err err;
 	char path[64] = "/tmp/veil-bench-XXXXXX", dbpath[80];
 	const char *rows = argc > 2 ? argv[2] : "1000000";
-	double best = 1e9, fin = 0, f, d, plain = 1e9, mem, disk, imp, mb;
+	double best = 1e9, fin = 0, f, d, plain = 1e9, mb;
+	double mem = 1e9, disk = 1e9, imp = 1e9, both = 1e9;
 	uint64_t lines;
 	void *buf = NULL;
 	size_t len;
@@ -282,17 +287,24 @@ main(int argc, char **argv)
 			plain = d;
 		free(buf);
 		buf = NULL;
-		if ((d = ingest_once(path, s, &buf, &len, &st, &f)) < best) {
+		if ((d = ingest_once(path, s, &buf, &len, &st, &f)) < best)
 			best = d;
+		if (f < fin || i == 0)
 			fin = f;
-		}
+		if (d + f < both)
+			both = d + f;
 	}
 	if (table_open(buf, len, &t, &err) != 0)
 		die("table_open", err.msg);
-	imp = sqlite_import(path, t);
-	mem = sqlite_insert(t, ":memory:");
 	snprintf(dbpath, sizeof(dbpath), "%s.db", path);
-	disk = sqlite_insert(t, dbpath);
+	for (i = 0; i < RUNS; i++) {
+		if ((d = sqlite_import(path, t)) < imp)
+			imp = d;
+		if ((d = sqlite_insert(t, ":memory:")) < mem)
+			mem = d;
+		if ((d = sqlite_insert(t, dbpath)) < disk)
+			disk = d;
+	}
 	unlink(path);
 
 	mb = (double)st.bytes / 1e6;
@@ -303,6 +315,9 @@ main(int argc, char **argv)
 	    "veil ingest (parse + typed columns)", best, mb / best,
 	    (double)st.rows / best / 1e6);
 	printf("  %-44s %8.3f s\n", "veil table layout (one buffer)", fin);
+	printf("  %-44s %8.3f s %8.1f MB/s   SQLite import %.1fx, "
+	    "insert %.1fx slower\n", "veil ingest + layout", both, mb / both,
+	    imp / both, mem / both);
 	printf("  %-44s %8.3f s %8.1f MB/s   veil/plain = %.2fx slower\n",
 	    "ref plain C: read + count newlines", plain, mb / plain,
 	    best / plain);
@@ -316,8 +331,10 @@ main(int argc, char **argv)
 	    "ref SQLite the same, on disk", disk, mb / disk,
 	    disk / best);
 	printf("  goals: >= 300 MB/s per core: %s; >= 10x SQLite CSV import: "
-	    "%s\n", mb / best >= 300 ? "met" : "NOT met",
-	    imp / best >= 10 ? "met" : "NOT met");
+	    "%s (%.1fx); >= 10x SQLite insert of typed values: %s (%.1fx)\n",
+	    mb / best >= 300 ? "met" : "NOT met",
+	    imp / best >= 10 ? "met" : "NOT met", imp / best,
+	    mem / best >= 10 ? "met" : "NOT met", mem / best);
 	table_free(t);
 	free(buf);
 	schema_free(s);

@@ -6,6 +6,12 @@
  * parsed in two passes: the first finds its fields and its end, and is
  * simply restarted after a refill if the record is cut by the buffer end;
  * only once the record is complete are doubled quotes unescaped in place.
+ *
+ * The first pass does not look at every byte in turn: the bytes that end
+ * an unquoted run (delimiter, CR, LF, quote) are found 64 at a time as a
+ * bit mask, and the parser steps from one set bit to the next. A field
+ * then costs a count of trailing zeros, not a loop whose length (and
+ * branch) depends on the field's.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,13 +24,20 @@
 #include "csv.h"
 
 #define CHUNK		(1u << 20)
-#define PAD		16	/* slack after the buffer for 16-byte loads */
+#define BLOCK		64	/* bytes per stop mask */
+#define PAD		BLOCK	/* slack after the buffer for block loads */
 #define EXCERPT		40
 
-struct span {
-	size_t		 s, e;		/* offsets into buf */
-	int		 quoted, esc;
+/*
+ * The stops (bytes that end an unquoted run) of one BLOCK-aligned block of
+ * the buffer, bit i for buf[blk + i]; bits already stepped over may be
+ * cleared. bits == 0 with blk == NOBLK means no block is known.
+ */
+struct stops {
+	size_t		 blk;
+	uint64_t	 bits;
 };
+#define NOBLK		SIZE_MAX
 
 struct csv_reader {
 	char		*name;
@@ -42,7 +55,8 @@ struct csv_reader {
 	uint64_t	 rec_line;	/* line of the record last returned */
 	uint64_t	 nrec;
 	uint64_t	 consumed;	/* bytes before buf + start */
-	struct span	*spans;
+	size_t		 rec_s, rec_e;	/* the record last returned */
+	struct stops	 st;
 	struct csv_field *fields;
 	size_t		 fcap;
 };
@@ -62,6 +76,8 @@ fill(struct csv_reader *rd, struct veil_err *err)
 	size_t room, n;
 	ssize_t got;
 
+	rd->st.blk = NOBLK;	/* the bytes move, and the block may grow */
+	rd->st.bits = 0;
 	if (rd->start > 0) {
 		memmove(rd->buf, rd->buf + rd->start, rd->end - rd->start);
 		rd->consumed += rd->start;
@@ -161,6 +177,7 @@ open_common(int fd, const void *mem, size_t memlen, const char *name,
 	rd->mem = mem;
 	rd->memlen = memlen;
 	rd->line = 1;
+	rd->st.blk = NOBLK;
 	rd->cap = rd->lim.max_record + CHUNK;
 	if ((rd->buf = calloc(1, rd->cap + PAD)) == NULL)
 		goto nomem;
@@ -216,7 +233,6 @@ csv_close(struct csv_reader *rd)
 		return;
 	free(rd->name);
 	free(rd->buf);
-	free(rd->spans);
 	free(rd->fields);
 	free(rd);
 }
@@ -256,166 +272,215 @@ perr(struct csv_reader *rd, struct veil_err *err, int code, uint64_t line,
 	    rd->name, (unsigned long long)line, field + 1, what, ex);
 }
 
-static size_t
-count_nl(const char *p, const char *e)
-{
-	size_t n = 0;
-
-	while ((p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
-		n++;
-		p++;
-	}
-	return n;
-}
-
 #define MORE	0	/* parse_record: the record is cut by the buffer end */
 
 /*
- * Returns the first byte in [q, e) that ends an unquoted run (delimiter,
- * CR, LF or quote), or e. With SSE2 it looks at 16 bytes at a time; the
- * loads may run up to PAD bytes past e, which the buffer has room for.
+ * The stops of the BLOCK bytes at buf + blk: bit i is set when buf[blk + i]
+ * is the delimiter, CR, LF or a quote. Bytes from buf + end on are not
+ * input and never count; the loads may read them (up to PAD bytes past
+ * the buffer's capacity, which it has room for).
  */
-static inline const char *
-scan_unquoted(const struct csv_reader *rd, const char *q, const char *e)
+static inline uint64_t
+block_stops(const struct csv_reader *rd, size_t blk)
 {
+	const char *q = rd->buf + blk;
+	uint64_t m = 0;
+	unsigned int i;
 #ifdef __SSE2__
 	const __m128i vd = _mm_set1_epi8((char)rd->delim);
 	const __m128i vn = _mm_set1_epi8('\n'), vr = _mm_set1_epi8('\r');
 	const __m128i vq = _mm_set1_epi8('"');
 	__m128i x;
-	unsigned int m;
 
-	while (q < e) {
-		x = _mm_loadu_si128((const __m128i *)(const void *)q);
-		m = (unsigned int)_mm_movemask_epi8(_mm_or_si128(
+	for (i = 0; i < BLOCK; i += 16) {
+		x = _mm_loadu_si128((const __m128i *)(const void *)(q + i));
+		m |= (uint64_t)(unsigned int)_mm_movemask_epi8(_mm_or_si128(
 		    _mm_or_si128(_mm_cmpeq_epi8(x, vd), _mm_cmpeq_epi8(x, vn)),
-		    _mm_or_si128(_mm_cmpeq_epi8(x, vr), _mm_cmpeq_epi8(x, vq))));
-		if (m != 0) {
-			q += __builtin_ctz(m);
-			return q < e ? q : e;
-		}
-		q += 16;
+		    _mm_or_si128(_mm_cmpeq_epi8(x, vr),
+		    _mm_cmpeq_epi8(x, vq)))) << i;
 	}
-	return e;
 #else
-	const unsigned char *stop = rd->stop;
-
-	while (q < e && !stop[(unsigned char)*q])
-		q++;
-	return q;
+	for (i = 0; i < BLOCK; i++)
+		m |= (uint64_t)rd->stop[(unsigned char)q[i]] << i;
 #endif
+	if (rd->end - blk < BLOCK)
+		m &= (UINT64_C(1) << (rd->end - blk)) - 1;
+	return m;
 }
 
 /*
- * Finds the fields of the record at buf + start. Returns 1 when the record
- * is complete (rd->start then points past it and *nfp is set), MORE when
- * more input is needed, or a negative code.
+ * Returns the offset of the first stop at or after off, or rd->end, when
+ * it is not in the block st already has (see next_stop).
+ */
+static size_t
+next_stop_block(const struct csv_reader *rd, struct stops *st, size_t off)
+{
+	size_t blk = off & ~(size_t)(BLOCK - 1);
+	uint64_t m;
+
+	if (off >= rd->end)
+		return rd->end;
+	m = block_stops(rd, blk) & (~UINT64_C(0) << (off - blk));
+	while (m == 0) {
+		blk += BLOCK;
+		if (blk >= rd->end) {
+			st->blk = NOBLK;
+			st->bits = 0;
+			return rd->end;
+		}
+		m = block_stops(rd, blk);
+	}
+	st->blk = blk;
+	st->bits = m;
+	return blk + (size_t)__builtin_ctzll(m);
+}
+
+/*
+ * Returns the offset of the first stop at or after off, or rd->end. Off
+ * only moves forward within a record, and the next field almost always
+ * ends in the block of the last one, whose mask st keeps: then this is a
+ * mask and a count of trailing zeros.
+ */
+static inline size_t
+next_stop(const struct csv_reader *rd, struct stops *st, size_t off)
+{
+	uint64_t m;
+
+	if (off - st->blk < BLOCK) {
+		m = st->bits & (~UINT64_C(0) << (off - st->blk));
+		if (m != 0) {
+			st->bits = m;
+			return st->blk + (size_t)__builtin_ctzll(m);
+		}
+	}
+	return next_stop_block(rd, st, off);
+}
+
+/* Makes room for one more field. */
+static int
+grow_fields(struct csv_reader *rd, size_t nf, uint64_t line, const char *p,
+    size_t n, struct veil_err *err)
+{
+	struct csv_field *nfp;
+	size_t ncap;
+
+	if (nf >= rd->lim.max_fields)
+		return perr(rd, err, VEIL_E_LIMIT, line, nf, "too many fields "
+		    "(limit max_fields)", p, n);
+	ncap = rd->fcap ? rd->fcap * 2 : 64;
+	if (ncap > rd->lim.max_fields)
+		ncap = rd->lim.max_fields;
+	if ((nfp = reallocarray(rd->fields, ncap, sizeof(*nfp))) == NULL)
+		return veil_seterr(err, VEIL_E_NOMEM, "csv: out of memory");
+	rd->fields = nfp;
+	rd->fcap = ncap;
+	return 0;
+}
+
+/*
+ * Finds the fields of the record at buf + start and points rd->fields at
+ * them. Returns 1 when the record is complete (rd->start then points past
+ * it, *nfp is set and *escp says whether a field has doubled quotes), MORE
+ * when more input is needed, or a negative code.
  */
 static int
-parse_record(struct csv_reader *rd, size_t *nfp, uint64_t *nlp,
+parse_record(struct csv_reader *rd, size_t *nfp, uint64_t *nlp, int *escp,
     struct veil_err *err)
 {
-	const char *base = rd->buf, *p = base + rd->start;
-	const char *e = base + rd->end, *q, *x;
-	size_t nf = 0, ncap;
-	uint64_t nl = 0;
-	int eof = rd->eof, delim = rd->delim;
-	struct span *sp;
+	const char *base = rd->buf;
+	struct stops st = rd->st;
+	size_t p = rd->start, end = rd->end, q, nf = 0;
+	uint64_t nl = 0, fnl;
+	int eof = rd->eof, delim = rd->delim, esc = 0, r;
+	struct csv_field *f;
+	char c;
 
 	for (;;) {
-		if (nf == rd->fcap) {
-			if (nf >= rd->lim.max_fields)
-				return perr(rd, err, VEIL_E_LIMIT, rd->line + nl,
-				    nf, "too many fields (limit "
-				    "max_fields)", p, (size_t)(e - p));
-			ncap = rd->fcap ? rd->fcap * 2 : 64;
-			if (ncap > rd->lim.max_fields)
-				ncap = rd->lim.max_fields;
-			if ((sp = reallocarray(rd->spans, ncap,
-			    sizeof(*sp))) == NULL)
-				return veil_seterr(err, VEIL_E_NOMEM, "csv: "
-				    "out of memory");
-			rd->spans = sp;
-			if ((rd->fields = reallocarray(rd->fields, ncap,
-			    sizeof(*rd->fields))) == NULL)
-				return veil_seterr(err, VEIL_E_NOMEM, "csv: "
-				    "out of memory");
-			rd->fcap = ncap;
-		}
-		sp = &rd->spans[nf++];
-		if (p < e && *p == '"') {
-			sp->quoted = 1;
-			sp->esc = 0;
-			q = p + 1;
-			for (;;) {
-				if ((x = memchr(q, '"', (size_t)(e - q))) == NULL) {
+		if (nf == rd->fcap && (r = grow_fields(rd, nf, rd->line + nl,
+		    base + p, end - p, err)) != 0)
+			return r;
+		f = &rd->fields[nf++];
+		if (p < end && base[p] == '"') {
+			f->quoted = 1;
+			fnl = 0;
+			for (q = p + 1;; q++) {
+				if ((q = next_stop(rd, &st, q)) == end) {
 					if (!eof)
 						return MORE;
 					return perr(rd, err, VEIL_E_PARSE,
 					    rd->line + nl, nf - 1, "quoted field "
-					    "never closed", p, (size_t)(e - p));
+					    "never closed", base + p, end - p);
 				}
-				if (x + 1 == e && !eof)
+				if ((c = base[q]) == '\n')
+					fnl++;
+				if (c != '"')
+					continue;
+				if (q + 1 == end && !eof)
 					return MORE;
-				if (x + 1 < e && x[1] == '"') {
-					sp->esc = 1;
-					q = x + 2;
+				if (q + 1 < end && base[q + 1] == '"') {
+					esc = 1;
+					q++;
 					continue;
 				}
 				break;
 			}
-			sp->s = (size_t)(p + 1 - base);
-			sp->e = (size_t)(x - base);
-			nl += count_nl(p + 1, x);
-			p = x + 1;
-			if (p < e && *p != delim && *p != '\n' && *p != '\r')
+			f->p = base + p + 1;
+			f->len = q - p - 1;
+			nl += fnl;
+			p = q + 1;
+			if (p < end && base[p] != delim && base[p] != '\n' &&
+			    base[p] != '\r')
 				return perr(rd, err, VEIL_E_PARSE, rd->line + nl,
 				    nf - 1, "unexpected character after "
-				    "closing quote", p, (size_t)(e - p));
+				    "closing quote", base + p, end - p);
 		} else {
-			sp->quoted = sp->esc = 0;
-			q = scan_unquoted(rd, p, e);
-			if (q < e && *q == '"')
+			f->quoted = 0;
+			q = next_stop(rd, &st, p);
+			if (q < end && base[q] == '"')
 				return perr(rd, err, VEIL_E_PARSE, rd->line + nl,
 				    nf - 1, "quote inside an unquoted field "
 				    "(quote the whole field and double the "
-				    "quote)", p, (size_t)(e - p));
-			sp->s = (size_t)(p - base);
-			sp->e = (size_t)(q - base);
+				    "quote)", base + p, end - p);
+			f->p = base + p;
+			f->len = q - p;
 			p = q;
 		}
-		if (p == e) {
+		if (p == end) {
 			if (!eof)
 				return MORE;
 			break;
 		}
-		if (*p == delim) {
+		if (base[p] == delim) {
 			p++;
 			continue;
 		}
-		if (*p == '\r') {
-			if (p + 1 == e && !eof)
+		if (base[p] == '\r') {
+			if (p + 1 == end && !eof)
 				return MORE;
-			if (p + 1 == e || p[1] != '\n')
+			if (p + 1 == end || base[p + 1] != '\n')
 				return perr(rd, err, VEIL_E_PARSE, rd->line + nl,
 				    nf - 1, "carriage return not followed by "
-				    "a line feed", p, (size_t)(e - p));
+				    "a line feed", base + p, end - p);
 			p++;
 		}
 		p++;	/* the '\n' */
 		break;
 	}
-	if ((size_t)(p - (base + rd->start)) > rd->lim.max_record) {
+	if (p - rd->start > rd->lim.max_record) {
 		q = p;	/* show the record without its line end */
-		while (q > base + rd->start && (q[-1] == '\n' || q[-1] == '\r'))
+		while (q > rd->start && (base[q - 1] == '\n' ||
+		    base[q - 1] == '\r'))
 			q--;
 		return perr(rd, err, VEIL_E_LIMIT, rd->line, 0, "record longer "
-		    "than max_record", base + rd->start,
-		    (size_t)(q - (base + rd->start)));
+		    "than max_record", base + rd->start, q - rd->start);
 	}
 	*nfp = nf;
 	*nlp = nl;
-	rd->start = (size_t)(p - base);
+	*escp = esc;
+	rd->st = st;
+	rd->rec_s = rd->start;
+	rd->rec_e = p;
+	rd->start = p;
 	return 1;
 }
 
@@ -446,18 +511,17 @@ int
 csv_next(struct csv_reader *rd, struct csv_field **fieldsp, size_t *nfieldsp,
     struct veil_err *err)
 {
-	struct span *sp;
 	struct csv_field *f;
 	size_t nf = 0, i;
 	uint64_t nl = 0;
 	char *s, *d, *e;
-	int r;
+	int r, esc = 0;
 
 	*fieldsp = NULL;
 	*nfieldsp = 0;
 	for (;;) {
 		if (skip_blank(rd) == 1) {
-			if ((r = parse_record(rd, &nf, &nl, err)) != MORE)
+			if ((r = parse_record(rd, &nf, &nl, &esc, err)) != MORE)
 				break;
 		} else if (rd->eof)
 			return 0;
@@ -481,25 +545,33 @@ csv_next(struct csv_reader *rd, struct csv_field **fieldsp, size_t *nfieldsp,
 	rd->nrec++;
 	rd->rec_line = rd->line;
 	rd->line += 1 + nl;
-	for (i = 0; i < nf; i++) {
-		sp = &rd->spans[i];
+	/*
+	 * "" -> " in place. Inside a quoted field a quote can only be the
+	 * first of a pair, so the fields to fix are those with one. The bytes
+	 * freed at the end of the field become spaces, so that the record
+	 * stays valid UTF-8 exactly when its fields are (csv_record).
+	 */
+	for (i = 0; esc && i < nf; i++) {
 		f = &rd->fields[i];
-		s = rd->buf + sp->s;
-		e = rd->buf + sp->e;
-		if (sp->esc) {	/* "" -> " in place */
-			for (d = s; s < e; s++) {
-				*d++ = *s;
-				if (*s == '"')
-					s++;
-			}
-			e = d;
-			s = rd->buf + sp->s;
+		if (!f->quoted || (s = memchr(f->p, '"', f->len)) == NULL)
+			continue;
+		e = (char *)f->p + f->len;
+		for (d = s; s < e; s++) {
+			*d++ = *s;
+			if (*s == '"')
+				s++;
 		}
-		f->p = s;
-		f->len = (size_t)(e - s);
-		f->quoted = sp->quoted;
+		memset(d, ' ', (size_t)(e - d));
+		f->len = (size_t)(d - f->p);
 	}
 	*fieldsp = rd->fields;
 	*nfieldsp = nf;
 	return 1;
+}
+
+const char *
+csv_record(const struct csv_reader *rd, size_t *lenp)
+{
+	*lenp = rd->rec_e - rd->rec_s;
+	return rd->buf + rd->rec_s;
 }

@@ -62,6 +62,13 @@ void	 csv_close(struct csv_reader *);
 int	 csv_next(struct csv_reader *, struct csv_field **fieldsp,
 	    size_t *nfieldsp, struct veil_err *err);
 
+/*
+ * The bytes of the record last returned, line end included, valid as long
+ * as its fields are. Every field lies within them, and the other bytes are
+ * ASCII (delimiters, quotes, line ends, and spaces where unescaping freed
+ * room): so the record is valid UTF-8 exactly when all its fields are.
+ */
+const char *csv_record(const struct csv_reader *, size_t *lenp);
 /* The delimiter in use (after detection). */
 int	 csv_delimiter(const struct csv_reader *);
 /* The 1-based line on which the last record returned began. */

@@ -44,17 +44,24 @@ datefmt_parse(const char *p, size_t len, int32_t *daysp)
 {
 	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
 	    30, 31 };
-	int y, m, d, i;
+	const unsigned char *u = (const unsigned char *)p;
+	unsigned int d0, d1, d2, d3, d5, d6, d8, d9;
+	int y, m, d;
 
 	if (len != DATEFMT_LEN || p[4] != '-' || p[7] != '-')
 		return -1;
-	for (i = 0; i < DATEFMT_LEN; i++)
-		if (i != 4 && i != 7 && (p[i] < '0' || p[i] > '9'))
-			return -1;
-	y = (p[0] - '0') * 1000 + (p[1] - '0') * 100 + (p[2] - '0') * 10 +
-	    (p[3] - '0');
-	m = (p[5] - '0') * 10 + (p[6] - '0');
-	d = (p[8] - '0') * 10 + (p[9] - '0');
+	/*
+	 * One test for all eight digits, not a branch each. Unsigned: a
+	 * byte below '0' wraps to a large value too.
+	 */
+	d0 = u[0] - 48u, d1 = u[1] - 48u, d2 = u[2] - 48u, d3 = u[3] - 48u;
+	d5 = u[5] - 48u, d6 = u[6] - 48u, d8 = u[8] - 48u, d9 = u[9] - 48u;
+	if ((d0 > 9) | (d1 > 9) | (d2 > 9) | (d3 > 9) | (d5 > 9) | (d6 > 9) |
+	    (d8 > 9) | (d9 > 9))
+		return -1;
+	y = (int)(d0 * 1000 + d1 * 100 + d2 * 10 + d3);
+	m = (int)(d5 * 10 + d6);
+	d = (int)(d8 * 10 + d9);
 	if (y < 1 || m < 1 || m > 12 || d < 1 ||
 	    d > mdays[m - 1] + (m == 2 && leap(y)))
 		return -1;

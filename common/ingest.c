@@ -23,6 +23,8 @@ struct ictx {
 	struct veil_err		*err;
 	int			*map;		/* CSV field -> schema column */
 	size_t			 nfields;
+	unsigned char		*tabhier;	/* column: has a table hierarchy */
+	int			 utf8ok;	/* the whole record is valid UTF-8 */
 };
 
 void
@@ -127,24 +129,46 @@ ingest_parse_float(const char *p, size_t len, double *out)
 	return 0;
 }
 
+/*
+ * The spellings are at most five letters: the field is lowercased (ASCII
+ * letters only, as strncasecmp in the C locale) once, then compared with
+ * the spellings of its length, instead of one case-folding compare each.
+ */
 int
 ingest_parse_bool(const char *p, size_t len, int *out)
 {
-	static const char *const yes[] = { "true", "1", "yes", "t", "y", NULL };
-	static const char *const no[] = { "false", "0", "no", "f", "n", NULL };
-	int i;
+	char w[5];
+	size_t i;
+	int v = -1;
 
-	for (i = 0; yes[i] != NULL; i++)
-		if (strlen(yes[i]) == len && strncasecmp(p, yes[i], len) == 0) {
-			*out = 1;
-			return 0;
-		}
-	for (i = 0; no[i] != NULL; i++)
-		if (strlen(no[i]) == len && strncasecmp(p, no[i], len) == 0) {
-			*out = 0;
-			return 0;
-		}
-	return -1;
+	if (len == 0 || len > sizeof(w))
+		return -1;
+	for (i = 0; i < len; i++)
+		w[i] = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] + 32) : p[i];
+	switch (len) {
+	case 1:
+		if (w[0] == '1' || w[0] == 't' || w[0] == 'y')
+			v = 1;
+		else if (w[0] == '0' || w[0] == 'f' || w[0] == 'n')
+			v = 0;
+		break;
+	case 2:
+		v = memcmp(w, "no", 2) == 0 ? 0 : -1;
+		break;
+	case 3:
+		v = memcmp(w, "yes", 3) == 0 ? 1 : -1;
+		break;
+	case 4:
+		v = memcmp(w, "true", 4) == 0 ? 1 : -1;
+		break;
+	case 5:
+		v = memcmp(w, "false", 5) == 0 ? 0 : -1;
+		break;
+	}
+	if (v < 0)
+		return -1;
+	*out = v;
+	return 0;
 }
 
 static int
@@ -168,12 +192,15 @@ nomem(struct ictx *c, int r)
 	    "table size limit reached" : "out of memory");
 }
 
-/* Is the value (text p) listed in the column's table hierarchy? */
+/*
+ * Is the value (text p) listed in the column's table hierarchy? Whether
+ * there is one is worked out once, in read_header.
+ */
 static int
-in_hier(const struct schema_column *col, const char *p, size_t len)
+in_hier(const struct ictx *c, int ci, const char *p, size_t len)
 {
-	return col->hier == NULL || hierarchy_kind(col->hier) != HIER_TABLE ||
-	    hierarchy_find(col->hier, p, len) >= 0;
+	return !c->tabhier[ci] ||
+	    hierarchy_find(c->s->cols[ci].hier, p, len) >= 0;
 }
 
 static int
@@ -209,11 +236,10 @@ put_field(struct ictx *c, size_t fi, const struct csv_field *f)
 			    (long long)col->ilo, (long long)col->ihi);
 			return ferr(c, VEIL_E_RANGE, fi, buf, f->p, f->len);
 		}
-		if (col->hier != NULL && hierarchy_kind(col->hier) ==
-		    HIER_TABLE) {
+		if (c->tabhier[ci]) {
 			bad = (size_t)snprintf(buf, sizeof(buf), "%lld",
 			    (long long)iv);
-			if (!in_hier(col, buf, bad))
+			if (!in_hier(c, ci, buf, bad))
 				return ferr(c, VEIL_E_RANGE, fi, "value has no "
 				    "line in the column's hierarchy", f->p,
 				    f->len);
@@ -244,18 +270,18 @@ put_field(struct ictx *c, size_t fi, const struct csv_field *f)
 		if (col->has_range && (days < col->ilo || days > col->ihi))
 			return ferr(c, VEIL_E_RANGE, fi, "date outside the "
 			    "declared range", f->p, f->len);
-		if (!in_hier(col, f->p, f->len))
+		if (!in_hier(c, ci, f->p, f->len))
 			return ferr(c, VEIL_E_RANGE, fi, "value has no line "
 			    "in the column's hierarchy", f->p, f->len);
 		r = table_builder_date(c->b, ci, days);
 		break;
 	case VEIL_T_CATEGORY:
 	case VEIL_T_STRING:
-		if ((bad = utf8_check(f->p, f->len)) != f->len)
+		if (!c->utf8ok && (bad = utf8_check(f->p, f->len)) != f->len)
 			return ferr(c, VEIL_E_TYPE, fi, "invalid UTF-8",
 			    f->p + bad, f->len - bad);
 		if (col->type == VEIL_T_STRING) {
-			if (!in_hier(col, f->p, f->len))
+			if (!in_hier(c, ci, f->p, f->len))
 				return ferr(c, VEIL_E_RANGE, fi, "value has no "
 				    "line in the column's hierarchy", f->p,
 				    f->len);
@@ -269,7 +295,7 @@ put_field(struct ictx *c, size_t fi, const struct csv_field *f)
 			if (col->nvalues > 0)
 				return ferr(c, VEIL_E_RANGE, fi, "not one of the "
 				    "declared values", f->p, f->len);
-			if (!in_hier(col, f->p, f->len))
+			if (!in_hier(c, ci, f->p, f->len))
 				return ferr(c, VEIL_E_RANGE, fi, "value has no "
 				    "line in the column's hierarchy", f->p,
 				    f->len);
@@ -298,6 +324,7 @@ read_header(struct ictx *c)
 		    "(expected a header line naming the columns)",
 		    csv_name(c->rd));
 	if ((c->map = calloc(nf, sizeof(*c->map))) == NULL ||
+	    (c->tabhier = calloc(s->ncols, 1)) == NULL ||
 	    (seen = calloc(s->ncols, sizeof(*seen))) == NULL) {
 		free(seen);
 		return veil_seterr(c->err, VEIL_E_NOMEM, "out of memory");
@@ -337,6 +364,8 @@ read_header(struct ictx *c)
 	for (j = 0; j < s->ncols; j++) {
 		const struct schema_column *col = &s->cols[j];
 
+		c->tabhier[j] = col->hier != NULL &&
+		    hierarchy_kind(col->hier) == HIER_TABLE;
 		if ((r = table_builder_add_column(c->b, col->name, col->type,
 		    col->role, ((int)j == s->unit_col ? TABLE_F_UNIT : 0) |
 		    (col->nvalues > 0 ? TABLE_F_DECLARED : 0))) < 0)
@@ -357,7 +386,8 @@ ingest(struct csv_reader *rd, const struct schema *s,
 {
 	struct ictx c;
 	struct csv_field *f;
-	size_t nf, i;
+	const char *rec;
+	size_t nf, i, len;
 	int r;
 
 	memset(&c, 0, sizeof(c));
@@ -373,6 +403,13 @@ ingest(struct csv_reader *rd, const struct schema *s,
 			    (unsigned long long)csv_line(rd), nf, c.nfields);
 			goto out;
 		}
+		/*
+		 * One pass over the record instead of one per text field:
+		 * the fields of a valid record are valid (csv.h). Otherwise
+		 * each field is checked, to name the column at fault.
+		 */
+		rec = csv_record(rd, &len);
+		c.utf8ok = utf8_check(rec, len) == len;
 		for (i = 0; i < nf; i++)
 			if (c.map[i] >= 0 && (r = put_field(&c, i, &f[i])) != 0)
 				goto out;
@@ -388,6 +425,7 @@ ingest(struct csv_reader *rd, const struct schema *s,
 	c.b = NULL;
  out:
 	table_builder_free(c.b);
+	free(c.tabhier);
 	free(c.map);
 	return r;
 }

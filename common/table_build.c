@@ -35,6 +35,7 @@ struct bcol {
 	uint32_t	 dict_n;
 	uint32_t	*ht;		/* code + 1, 0 = empty */
 	uint64_t	*hv;		/* hash of each code, for rehashing */
+	uint64_t	*hk;		/* its first 8 bytes, zero-padded */
 	uint32_t	 ht_cap;	/* power of two */
 };
 
@@ -87,6 +88,51 @@ vec_grow(struct vec *v, size_t need)
 	return 0;
 }
 
+/*
+ * The first n <= 16 bytes at p, without a call to memcpy for a length it
+ * does not know: two loads that overlap when n is not a power of two (the
+ * overlapping bytes are the same), reading nothing outside [p, p + n).
+ */
+static inline void
+copy_short(unsigned char *d, const unsigned char *p, size_t n)
+{
+	uint64_t a, b;
+	uint32_t x, y;
+
+	if (n >= 8) {
+		memcpy(&a, p, 8);
+		memcpy(&b, p + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4) {
+		memcpy(&x, p, 4);
+		memcpy(&y, p + n - 4, 4);
+		memcpy(d, &x, 4);
+		memcpy(d + n - 4, &y, 4);
+	} else if (n > 0) {
+		d[0] = p[0];
+		d[n / 2] = p[n / 2];
+		d[n - 1] = p[n - 1];
+	}
+}
+
+/* The same as a word: the bytes of a key of n <= 8 bytes, zero-padded. */
+static inline uint64_t
+load_short(const unsigned char *p, size_t n)
+{
+	uint32_t x, y;
+
+	if (n >= 4) {
+		memcpy(&x, p, 4);
+		memcpy(&y, p + n - 4, 4);
+		return x | (uint64_t)y << (8 * (n - 4));
+	}
+	if (n > 0)
+		return p[0] | (uint64_t)p[n / 2] << (8 * (n / 2)) |
+		    (uint64_t)p[n - 1] << (8 * (n - 1));
+	return 0;
+}
+
 static inline int
 vec_push(struct vec *v, const void *p, size_t n)
 {
@@ -97,6 +143,22 @@ vec_push(struct vec *v, const void *p, size_t n)
 	if (v->cap - v->len < n && (r = vec_grow(v, n)) != 0)
 		return r;
 	memcpy(v->p + v->len, p, n);
+	v->len += n;
+	return 0;
+}
+
+/* vec_push for bytes of any length, mostly short (string values). */
+static inline int
+vec_push_bytes(struct vec *v, const void *p, size_t n)
+{
+	int r;
+
+	if (v->cap - v->len < n && (r = vec_grow(v, n)) != 0)
+		return r;
+	if (n <= 16)
+		copy_short(v->p + v->len, p, n);
+	else
+		memcpy(v->p + v->len, p, n);
 	v->len += n;
 	return 0;
 }
@@ -112,8 +174,11 @@ vec_free(struct vec *v)
 	v->len = v->cap = 0;
 }
 
-/* A small, fast, well-mixing hash for short byte strings. */
-static uint64_t
+/*
+ * A small, fast, well-mixing hash for short byte strings. The codes do not
+ * depend on it (they follow first appearance), only the lookups' speed.
+ */
+static inline uint64_t
 hash_bytes(const char *p, size_t n)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
@@ -125,8 +190,7 @@ hash_bytes(const char *p, size_t n)
 		p += 8;
 		n -= 8;
 	}
-	w = 0;
-	memcpy(&w, p, n);
+	w = load_short((const unsigned char *)p, n);
 	h = (h ^ w) * 0x94d049bb133111ebULL;
 	h ^= h >> 29;
 	h *= 0xbf58476d1ce4e5b9ULL;
@@ -156,6 +220,7 @@ table_builder_free(struct table_builder *b)
 		vec_free(&c->dict);
 		free(c->ht);
 		free(c->hv);
+		free(c->hk);
 	}
 	free(b->cols);
 	free(b);
@@ -324,6 +389,11 @@ rehash(struct bcol *c)
 		return VEIL_E_NOMEM;
 	}
 	c->hv = nh;
+	if ((nh = reallocarray(c->hk, ncap / 2, sizeof(*nh))) == NULL) {
+		free(nt);
+		return VEIL_E_NOMEM;
+	}
+	c->hk = nh;
 	for (i = 0; i < c->dict_n; i++) {
 		for (j = c->hv[i] & (ncap - 1); nt[j] != 0; j = (j + 1) &
 		    (ncap - 1))
@@ -341,18 +411,24 @@ static int
 dict_intern(struct bcol *c, const char *p, size_t len, uint32_t *codep)
 {
 	const uint64_t *off;
-	uint64_t h = hash_bytes(p, len), end;
+	uint64_t h = hash_bytes(p, len), end, k;
 	uint32_t j, code;
 	int r;
 
+	/*
+	 * Category values are mostly short codes: their first eight bytes,
+	 * kept per code, decide equality with no memcmp call.
+	 */
+	k = load_short((const unsigned char *)p, len < 8 ? len : 8);
 	if (c->dict_n >= c->ht_cap / 2 && (r = rehash(c)) != 0)
 		return r;
 	off = (const uint64_t *)c->dict.p;
 	for (j = h & (c->ht_cap - 1); c->ht[j] != 0;
 	    j = (j + 1) & (c->ht_cap - 1)) {
 		code = c->ht[j] - 1;
-		if (c->hv[code] == h && off[code + 1] - off[code] == len &&
-		    memcmp(c->heap.p + off[code], p, len) == 0) {
+		if (c->hv[code] == h && c->hk[code] == k &&
+		    off[code + 1] - off[code] == len && (len <= 8 ||
+		    memcmp(c->heap.p + off[code] + 8, p + 8, len - 8) == 0)) {
 			*codep = code;
 			return 0;
 		}
@@ -365,6 +441,7 @@ dict_intern(struct bcol *c, const char *p, size_t len, uint32_t *codep)
 		return r;
 	code = c->dict_n++;
 	c->hv[code] = h;
+	c->hk[code] = k;
 	c->ht[j] = code + 1;
 	*codep = code;
 	return 0;
@@ -466,6 +543,18 @@ table_builder_finish(struct table_builder *b, void **bufp, size_t *lenp,
 		return veil_seterr(err, VEIL_E_NOMEM, "table: cannot allocate "
 		    "%llu bytes", (unsigned long long)size);
 	out = mem;
+	/*
+	 * A large table is written front to back once: with huge pages that
+	 * is a few hundred page faults rather than one per 4 KiB. (A large
+	 * block from malloc is a mapping of its own; the hint covers its
+	 * whole pages only.)
+	 */
+	if (size >= BIG) {
+		uintptr_t a = ((uintptr_t)out + 4095) & ~(uintptr_t)4095;
+
+		(void)madvise((void *)a, ((uintptr_t)out + size - a) &
+		    ~(uintptr_t)4095, MADV_HUGEPAGE);
+	}
 	memset(&h, 0, sizeof(h));
 	memcpy(h.magic, TABLE_MAGIC, sizeof(h.magic));
 	h.version = TABLE_VERSION;
