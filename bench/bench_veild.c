@@ -51,6 +51,11 @@
 #define CHUNK		(512u << 10)
 #define JOB_EPS		"0.00001"
 #define GOAL_JOBS	1000.0
+/*
+ * veild's --workers, per CPU: a runner thread waits for its worker and
+ * then for its commit's fsync, so one per CPU leaves CPUs idle.
+ */
+#define WORKERS_PER_CPU	4
 #define GOAL_P99_MS	20.0
 
 extern char **environ;
@@ -704,7 +709,8 @@ main(int argc, char **argv)
 	b.veild = -1;
 	b.seconds = argc > 2 ? atof(argv[2]) : 3;
 	if (argc < 2 || b.seconds <= 0) {
-		fprintf(stderr, "usage: bench_veild BUILD-DIR [SECONDS]\n");
+		fprintf(stderr, "usage: bench_veild BUILD-DIR [SECONDS "
+		    "[WORKERS]]\n");
 		return 2;
 	}
 	snprintf(veild, sizeof(veild), "%s/veild", argv[1]);
@@ -717,7 +723,9 @@ main(int argc, char **argv)
 		return 0;
 	}
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	b.workers = ncpu < 2 ? 2 : (int)ncpu;
+	b.workers = argc > 3 ? atoi(argv[3]) : WORKERS_PER_CPU * (int)ncpu;
+	if (b.workers < 2)
+		b.workers = 2;
 	snprintf(b.tmp, sizeof(b.tmp), "/tmp/veil-bench.XXXXXX");
 	if (mkdtemp(b.tmp) == NULL) {
 		perror("bench_veild: mkdtemp");

@@ -18,8 +18,22 @@
 
 #include "catalog.h"
 
+/*
+ * Prepared statements, kept for the connection's life and found by the
+ * address of their SQL text: every caller passes a string literal, so
+ * one address is one text. Parsing and planning a statement cost more
+ * than running most of veild's; a job's life runs about fifteen.
+ */
+#define STMT_CACHE	96
+
 struct catalog {
-	sqlite3	*db;
+	sqlite3		*db;
+	struct {
+		const char	*sql;
+		sqlite3_stmt	*st;
+	}		 stmts[STMT_CACHE];
+	int		 nstmts;
+	int		 nosync;	/* in a catalog_begin_nosync() */
 };
 
 /*
@@ -196,10 +210,49 @@ catalog_open(const char *home, struct veil_err *err)
 void
 catalog_close(struct catalog *c)
 {
+	int i;
+
 	if (c == NULL)
 		return;
+	for (i = 0; i < c->nstmts; i++)
+		sqlite3_finalize(c->stmts[i].st);
 	sqlite3_close_v2(c->db);
 	free(c);
+}
+
+sqlite3_stmt *
+catalog_stmt(struct catalog *c, const char *sql)
+{
+	sqlite3_stmt *st;
+	int i;
+
+	for (i = 0; i < c->nstmts; i++)
+		if (c->stmts[i].sql == sql)
+			return c->stmts[i].st;
+	if (sqlite3_prepare_v3(c->db, sql, -1, c->nstmts < STMT_CACHE ?
+	    SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK)
+		return NULL;
+	if (c->nstmts < STMT_CACHE) {
+		c->stmts[c->nstmts].sql = sql;
+		c->stmts[c->nstmts++].st = st;
+	}
+	return st;
+}
+
+void
+catalog_done(struct catalog *c, sqlite3_stmt *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < c->nstmts; i++)
+		if (c->stmts[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	sqlite3_finalize(st);	/* the cache was full */
 }
 
 struct sqlite3 *
@@ -273,17 +326,52 @@ catalog_begin(struct catalog *c)
 	    SQLITE_OK ? 0 : VEIL_E_IO;
 }
 
+/*
+ * synchronous = NORMAL for one transaction: in WAL mode its commit is
+ * written but not fsynced, and the next FULL commit on any connection
+ * (the WAL is one sequence) makes it durable with its own.
+ */
+int
+catalog_begin_nosync(struct catalog *c)
+{
+	int r;
+
+	if (sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
+	    NULL) != SQLITE_OK)
+		return VEIL_E_IO;
+	c->nosync = 1;
+	if ((r = catalog_begin(c)) != 0)
+		catalog_rollback(c);
+	return r;
+}
+
+static void
+resync(struct catalog *c)
+{
+	if (c->nosync) {
+		(void)sqlite3_exec(c->db, "PRAGMA synchronous = FULL", NULL,
+		    NULL, NULL);
+		c->nosync = 0;
+	}
+}
+
 int
 catalog_commit(struct catalog *c)
 {
-	return sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ?
+	int r;
+
+	r = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ?
 	    0 : VEIL_E_IO;
+	if (r == 0)
+		resync(c);
+	return r;
 }
 
 void
 catalog_rollback(struct catalog *c)
 {
 	(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	resync(c);
 }
 
 static void
@@ -335,18 +423,18 @@ catalog_audit(struct catalog *c, const char *actor, const char *action,
 	int r;
 
 	memset(prev, 0, sizeof(prev));
-	if (sqlite3_prepare_v2(c->db, "SELECT seq, hash FROM audit ORDER BY "
-	    "seq DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+	if ((st = catalog_stmt(c, "SELECT seq, hash FROM audit ORDER BY "
+	    "seq DESC LIMIT 1")) == NULL)
 		return VEIL_E_IO;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		seq = sqlite3_column_int64(st, 0) + 1;
 		if (sqlite3_column_bytes(st, 1) == 32)
 			memcpy(prev, sqlite3_column_blob(st, 1), 32);
 	}
-	sqlite3_finalize(st);
+	catalog_done(c, st);
 	hash_record(prev, seq, t, actor, action, object, detail, h);
-	if (sqlite3_prepare_v2(c->db, "INSERT INTO audit VALUES (?,?,?,?,?,?,?)",
-	    -1, &st, NULL) != SQLITE_OK)
+	if ((st = catalog_stmt(c, "INSERT INTO audit VALUES "
+	    "(?,?,?,?,?,?,?)")) == NULL)
 		return VEIL_E_IO;
 	sqlite3_bind_int64(st, 1, seq);
 	sqlite3_bind_int64(st, 2, t);
@@ -356,7 +444,7 @@ catalog_audit(struct catalog *c, const char *actor, const char *action,
 	sqlite3_bind_text(st, 6, detail, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 7, h, 32, SQLITE_STATIC);
 	r = sqlite3_step(st) == SQLITE_DONE ? 0 : VEIL_E_IO;
-	sqlite3_finalize(st);
+	catalog_done(c, st);
 	return r;
 }
 

@@ -66,7 +66,21 @@ int	 catalog_audit_verify(struct catalog *, int64_t *records, int64_t *bad,
 	    struct veil_err *err);
 
 /* Transactions: BEGIN IMMEDIATE (retrying while busy), COMMIT, ROLLBACK. */
+/*
+ * A prepared statement for sql, which must be a string literal (the
+ * cache knows texts by address); hand it back with catalog_done(), which
+ * resets it and clears its bindings, never with sqlite3_finalize(). NULL
+ * if it does not prepare (sqlite3_errmsg says why).
+ */
+struct sqlite3_stmt	*catalog_stmt(struct catalog *, const char *sql);
+void	 catalog_done(struct catalog *, struct sqlite3_stmt *);
 int	 catalog_begin(struct catalog *);
+/*
+ * A transaction whose commit is not fsynced by itself, for changes a
+ * crash may undo harmlessly (a job's claim: at start every running job is
+ * requeued anyway). Ends with catalog_commit() or catalog_rollback().
+ */
+int	 catalog_begin_nosync(struct catalog *);
 int	 catalog_commit(struct catalog *);
 void	 catalog_rollback(struct catalog *);
 

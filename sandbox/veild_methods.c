@@ -143,8 +143,7 @@ q(struct veild *d, const char *sql, struct rpc_err *e)
 {
 	sqlite3_stmt *st;
 
-	if (sqlite3_prepare_v2(catalog_db(d->cat), sql, -1, &st, NULL) !=
-	    SQLITE_OK) {
+	if ((st = catalog_stmt(d->cat, sql)) == NULL) {
 		rpc_fail(e, RPC_INTERNAL, "catalog: %s",
 		    sqlite3_errmsg(catalog_db(d->cat)));
 		return NULL;
@@ -238,10 +237,10 @@ visible_dataset(struct veild *d, struct client *c, const char *name,
 			    (const char *)sqlite3_column_text(st, 1));
 		if (provider != NULL)
 			*provider = sqlite3_column_int64(st, 2);
-		sqlite3_finalize(st);
+		catalog_done(d->cat, st);
 		return 0;
 	}
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	if (r != SQLITE_DONE)
 		return db_fail(d, e);
 	return rpc_fail(e, RPC_NOT_FOUND, "no data set '%s' that you can see",
@@ -262,7 +261,7 @@ visible_job(struct veild *d, struct client *c, int64_t job, struct rpc_err *e)
 	sqlite3_bind_text(st, 2, catalog_role_name(c->role), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, c->party);
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	if (r == SQLITE_ROW)
 		return 0;
 	if (r != SQLITE_DONE)
@@ -299,7 +298,7 @@ m_auth(struct veild *d, struct client *c, const msgpack_object *params,
 		return e->code;
 	sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		catalog_done(d->cat, st);
 		return rpc_fail(e, RPC_UNAUTHENTICATED, "unknown token");
 	}
 	c->party = sqlite3_column_int64(st, 0);
@@ -307,7 +306,7 @@ m_auth(struct veild *d, struct client *c, const msgpack_object *params,
 	    (const char *)sqlite3_column_text(st, 1));
 	c->role = catalog_role_parse((const char *)sqlite3_column_text(st, 2),
 	    (size_t)sqlite3_column_bytes(st, 2));
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	msgpack_pack_map(pk, 2);
 	pack_kv_str(pk, "party", c->name);
 	pack_kv_str(pk, "role", catalog_role_name(c->role));
@@ -345,7 +344,7 @@ m_party_add(struct veild *d, struct client *c, const msgpack_object *params,
 	sqlite3_bind_blob(st, 3, h, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	if (r == SQLITE_CONSTRAINT) {
 		catalog_rollback(d->cat);
 		return rpc_fail(e, RPC_EXISTS, "a party named '%s' exists",
@@ -392,7 +391,7 @@ m_party_list(struct veild *d, struct client *c, const msgpack_object *params,
 		pack_kv_int(&rp, "created", sqlite3_column_int64(st, 2));
 		n++;
 	}
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	pack_rows(pk, "parties", &rows, n);
 	return 0;
 }
@@ -407,7 +406,7 @@ name_taken(struct veild *d, const char *name, struct rpc_err *e)
 		return e->code;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	if (r == SQLITE_ROW)
 		return rpc_fail(e, RPC_EXISTS, "a data set named '%s' exists "
 		    "(names are never reused, even after revocation)", name);
@@ -450,13 +449,13 @@ m_dataset_register(struct veild *d, struct client *c,
 	sqlite3_bind_int64(st, 5, size);
 	sqlite3_bind_int64(st, 6, (int64_t)time(NULL));
 	if ((r = sqlite3_step(st)) != SQLITE_DONE) {
-		sqlite3_finalize(st);
+		catalog_done(d->cat, st);
 		if (r == SQLITE_CONSTRAINT)
 			return rpc_fail(e, RPC_EXISTS, "an upload of a data set "
 			    "named '%s' is in progress", name);
 		return db_fail(d, e);
 	}
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	id = sqlite3_last_insert_rowid(catalog_db(d->cat));
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return rpc_fail(e, RPC_INTERNAL, "out of memory");
@@ -483,7 +482,7 @@ own_upload(struct veild *d, struct client *c, int64_t id, int64_t *size,
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, c->party);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		catalog_done(d->cat, st);
 		return rpc_fail(e, RPC_NOT_FOUND, "no upload %lld of yours "
 		    "(uploads do not survive a restart or a closed "
 		    "connection's failure: register again)", (long long)id);
@@ -492,11 +491,11 @@ own_upload(struct veild *d, struct client *c, int64_t id, int64_t *size,
 	*received = sqlite3_column_int64(st, 1);
 	snprintf(name, 65, "%s", (const char *)sqlite3_column_text(st, 2));
 	if (sqlite3_column_int(st, 3)) {
-		sqlite3_finalize(st);
+		catalog_done(d->cat, st);
 		return rpc_fail(e, RPC_REFUSED, "upload %lld is being "
 		    "committed", (long long)id);
 	}
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	return 0;
 }
 
@@ -552,10 +551,10 @@ m_dataset_upload(struct veild *d, struct client *c,
 	sqlite3_bind_int64(st, 1, received + (int64_t)len);
 	sqlite3_bind_int64(st, 2, id);
 	if (sqlite3_step(st) != SQLITE_DONE) {
-		sqlite3_finalize(st);
+		catalog_done(d->cat, st);
 		return db_fail(d, e);
 	}
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	msgpack_pack_map(pk, 1);
 	pack_kv_int(pk, "received", received + (int64_t)len);
 	return 0;
@@ -585,10 +584,10 @@ m_dataset_commit(struct veild *d, struct client *c,
 		return e->code;
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) != SQLITE_DONE) {
-		sqlite3_finalize(st);
+		catalog_done(d->cat, st);
 		return db_fail(d, e);
 	}
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	if (sqlite3_changes(catalog_db(d->cat)) != 1)
 		return rpc_fail(e, RPC_REFUSED, "upload %lld is being "
 		    "committed", (long long)id);
@@ -623,7 +622,7 @@ m_dataset_approve(struct veild *d, struct client *c,
 	sqlite3_bind_int64(st, 2, c->party);
 	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	if (r != SQLITE_DONE) {
 		db_fail(d, e);
 		goto fail;
@@ -672,7 +671,7 @@ m_dataset_revoke(struct veild *d, struct client *c,
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	if (r != SQLITE_DONE || (st = q(d, "UPDATE job SET state = 'refused', "
 	    "error = 'revoked', finished = ?2 WHERE dataset = ?1 AND state = "
 	    "'queued'", e)) == NULL)
@@ -680,7 +679,7 @@ m_dataset_revoke(struct veild *d, struct client *c,
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	if (r != SQLITE_DONE || audit(d, c, "dataset.revoke", name, "") != 0 ||
 	    catalog_commit(d->cat) != 0) {
 		db_fail(d, e);
@@ -736,7 +735,7 @@ m_dataset_list(struct veild *d, struct client *c, const msgpack_object *params,
 		pack_kv_int(&rp, "created", sqlite3_column_int64(st, 4));
 		n++;
 	}
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	pack_rows(pk, "datasets", &rows, n);
 	return 0;
 }
@@ -760,7 +759,7 @@ m_dataset_show(struct veild *d, struct client *c, const msgpack_object *params,
 		return e->code;
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		catalog_done(d->cat, st);
 		return db_fail(d, e);
 	}
 	msgpack_pack_map(pk, 12);
@@ -788,7 +787,7 @@ m_dataset_show(struct veild *d, struct client *c, const msgpack_object *params,
 		msgpack_pack_nil(pk);
 	else
 		msgpack_pack_int64(pk, sqlite3_column_int64(st, 10));
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	return 0;
 }
 
@@ -821,11 +820,11 @@ m_grant(struct veild *d, struct client *c, const msgpack_object *params,
 		return e->code;
 	sqlite3_bind_text(st, 1, buyer, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		catalog_done(d->cat, st);
 		return rpc_fail(e, RPC_NOT_FOUND, "no buyer named '%s'", buyer);
 	}
 	bid = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	if (catalog_begin(d->cat) != 0)
 		return db_fail(d, e);
 	if ((st = q(d, "SELECT eps_total, (SELECT coalesce(sum(eps), 0) FROM "
@@ -838,7 +837,7 @@ m_grant(struct veild *d, struct client *c, const msgpack_object *params,
 		total = sqlite3_column_int64(st, 0);
 		spent = sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	if (eps > total) {
 		catalog_rollback(d->cat);
 		ledger_format(total, ebuf, sizeof(ebuf));
@@ -866,7 +865,7 @@ m_grant(struct veild *d, struct client *c, const msgpack_object *params,
 		sqlite3_bind_null(st, 5);
 	sqlite3_bind_int64(st, 6, (int64_t)time(NULL));
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	ledger_format(eps, ebuf, sizeof(ebuf));
 	snprintf(detail, sizeof(detail), "to %s epsilon %s", buyer, ebuf);
 	if (r != SQLITE_DONE || audit(d, c, "grant", ds, detail) != 0 ||
@@ -920,7 +919,7 @@ m_job_submit(struct veild *d, struct client *c, const msgpack_object *params,
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, c->party);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		catalog_done(d->cat, st);
 		db_fail(d, e);
 		goto fail;
 	}
@@ -933,7 +932,7 @@ m_job_submit(struct veild *d, struct client *c, const msgpack_object *params,
 	expires = sqlite3_column_int64(st, 4);
 	spent = sqlite3_column_int64(st, 5);
 	ds_spent = sqlite3_column_int64(st, 6);
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	if (has_exp && expires <= now) {
 		catalog_rollback(d->cat);
 		return rpc_fail(e, RPC_REFUSED, "your grant on '%s' has "
@@ -973,7 +972,7 @@ m_job_submit(struct veild *d, struct client *c, const msgpack_object *params,
 	sqlite3_bind_int64(st, 4, eps);
 	sqlite3_bind_int64(st, 5, now);
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	job = sqlite3_last_insert_rowid(catalog_db(d->cat));
 	ledger_format(eps, ebuf, sizeof(ebuf));
 	snprintf(detail, sizeof(detail), "job %lld epsilon %s",
@@ -1009,7 +1008,7 @@ pack_status(struct veild *d, int64_t job, msgpack_packer *pk, int *published,
 		return e->code;
 	sqlite3_bind_int64(st, 1, job);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		catalog_done(d->cat, st);
 		return rpc_fail(e, RPC_NOT_FOUND, "no job %lld", (long long)job);
 	}
 	state = (const char *)sqlite3_column_text(st, 0);
@@ -1032,7 +1031,7 @@ pack_status(struct veild *d, int64_t job, msgpack_packer *pk, int *published,
 		frame_pack_cstr(pk, "error");
 		pack_text(pk, st, 1);
 	}
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	return 0;
 }
 
@@ -1102,12 +1101,12 @@ m_job_result(struct veild *d, struct client *c, const msgpack_object *params,
 		return e->code;
 	sqlite3_bind_int64(st, 1, job);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		catalog_done(d->cat, st);
 		return db_fail(d, e);
 	}
 	state = (const char *)sqlite3_column_text(st, 0);
 	if (!sqlite3_column_int(st, 1)) {
-		sqlite3_finalize(st);
+		catalog_done(d->cat, st);
 		return rpc_fail(e, RPC_BAD_REQUEST, "job %lld has not finished "
 		    "(wait with job.wait)", (long long)job);
 	}
@@ -1117,7 +1116,7 @@ m_job_result(struct veild *d, struct client *c, const msgpack_object *params,
 		    RPC_JOB_FAILED, "job %lld %s: %s", (long long)job, state,
 		    sqlite3_column_text(st, 2) ? (const char *)
 		    sqlite3_column_text(st, 2) : "no result");
-		sqlite3_finalize(st);
+		catalog_done(d->cat, st);
 		return e->code;
 	}
 	msgpack_pack_map(pk, 5);
@@ -1133,7 +1132,7 @@ m_job_result(struct veild *d, struct client *c, const msgpack_object *params,
 	frame_pack_cstr(pk, "stats");
 	msgpack_sbuffer_write(pk->data, sqlite3_column_blob(st, 6),
 	    (size_t)sqlite3_column_bytes(st, 6));
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	return 0;
 }
 
@@ -1188,7 +1187,7 @@ m_budget(struct veild *d, struct client *c, const msgpack_object *params,
 		pack_eps(&rp, granted > spent ? granted - spent : 0);
 		n++;
 	}
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	pack_rows(pk, "budgets", &rows, n);
 	(void)id;
 	return 0;
@@ -1229,7 +1228,7 @@ m_usage(struct veild *d, struct client *c, const msgpack_object *params,
 		pack_eps(&rp, sqlite3_column_int64(st, 5));
 		n++;
 	}
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	pack_rows(pk, "usage", &rows, n);
 	return 0;
 }
@@ -1288,7 +1287,7 @@ m_audit_tail(struct veild *d, struct client *c, const msgpack_object *params,
 		pack_kv_str(&rp, "hash", hx);
 		n++;
 	}
-	sqlite3_finalize(st);
+	catalog_done(d->cat, st);
 	pack_rows(pk, "records", &rows, n);
 	return 0;
 }

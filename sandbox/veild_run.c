@@ -227,13 +227,13 @@ load_upload(struct runner *rn, struct task *t, char **schema, char **policy,
 	sqlite3_stmt *st;
 
 	*schema = *policy = NULL;
-	if (sqlite3_prepare_v2(catalog_db(rn->cat), "SELECT schema, policy, "
-	    "name, size, level FROM upload WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+	if ((st = catalog_stmt(rn->cat, "SELECT schema, policy, "
+	    "name, size, level FROM upload WHERE id = ?")) == NULL)
 		return task_fail(t, RPC_INTERNAL, "catalog: %s",
 		    sqlite3_errmsg(catalog_db(rn->cat)));
 	sqlite3_bind_int64(st, 1, t->upload);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		catalog_done(rn->cat, st);
 		return task_fail(t, RPC_NOT_FOUND, "upload %lld is gone",
 		    (long long)t->upload);
 	}
@@ -242,7 +242,7 @@ load_upload(struct runner *rn, struct task *t, char **schema, char **policy,
 	snprintf(name, 65, "%s", (const char *)sqlite3_column_text(st, 2));
 	*size = sqlite3_column_int64(st, 3);
 	*level = sqlite3_column_int(st, 4);
-	sqlite3_finalize(st);
+	catalog_done(rn->cat, st);
 	if (*schema == NULL || *policy == NULL)
 		return task_fail(t, RPC_INTERNAL, "out of memory");
 	return 0;
@@ -258,7 +258,7 @@ drop_upload(struct runner *rn, struct task *t)
 	    "id = ?", -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, t->upload);
 		(void)sqlite3_step(st);
-		sqlite3_finalize(st);
+		catalog_done(rn->cat, st);
 	}
 	snprintf(path, sizeof(path), "%s/uploads/%lld.csv", rn->d->home,
 	    (long long)t->upload);
@@ -299,8 +299,8 @@ run_check(struct runner *rn, struct task *t)
 	}
 	/* The schema's classification level reaches the daemon only from
 	 * this confined check; the ingest uses it. */
-	if (sqlite3_prepare_v2(catalog_db(rn->cat), "UPDATE upload SET level = "
-	    "? WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
+	if ((st = catalog_stmt(rn->cat, "UPDATE upload SET level = "
+	    "? WHERE id = ?")) == NULL) {
 		task_fail(t, RPC_INTERNAL, "catalog: %s",
 		    sqlite3_errmsg(catalog_db(rn->cat)));
 		drop_upload(rn, t);
@@ -309,7 +309,7 @@ run_check(struct runner *rn, struct task *t)
 	sqlite3_bind_int(st, 1, res.level);
 	sqlite3_bind_int64(st, 2, t->upload);
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	catalog_done(rn->cat, st);
 	if (r != SQLITE_DONE) {
 		task_fail(t, RPC_INTERNAL, "catalog: %s",
 		    sqlite3_errmsg(catalog_db(rn->cat)));
@@ -434,10 +434,10 @@ run_ingest(struct runner *rn, struct task *t)
 	 * the commit leaves only a table file, removed at the next start. */
 	if (catalog_begin(rn->cat) != 0)
 		goto dbfail;
-	if (sqlite3_prepare_v2(catalog_db(rn->cat), "INSERT INTO dataset (name, "
+	if ((st = catalog_stmt(rn->cat, "INSERT INTO dataset (name, "
 	    "provider, state, rows, columns, digest, schema, policy, mode, "
 	    "eps_total, eps_job, key, created, level) VALUES (?, ?, 'pending', "
-	    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+	    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) == NULL)
 		goto dbfail;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, t->party);
@@ -454,7 +454,7 @@ run_ingest(struct runner *rn, struct task *t)
 	sqlite3_bind_int64(st, 12, (int64_t)time(NULL));
 	sqlite3_bind_int(st, 13, level);
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	catalog_done(rn->cat, st);
 	st = NULL;
 	if (r == SQLITE_CONSTRAINT) {
 		catalog_rollback(rn->cat);
@@ -555,18 +555,18 @@ job_free(struct job *j)
 static int
 claim(struct runner *rn, struct job *j)
 {
-	sqlite3 *db = catalog_db(rn->cat);
 	sqlite3_stmt *st;
 	int got = 0;
 
 	memset(j, 0, sizeof(*j));
-	if (catalog_begin(rn->cat) != 0)
+	/* Not fsynced: lost in a crash, the job is simply queued again;
+	 * its finish() commit, which is, carries the claim with it. */
+	if (catalog_begin_nosync(rn->cat) != 0)
 		return 0;
-	if (sqlite3_prepare_v2(db, "SELECT j.id, j.dataset, j.buyer, j.source, "
+	if ((st = catalog_stmt(rn->cat, "SELECT j.id, j.dataset, j.buyer, j.source, "
 	    "j.eps, s.name, s.policy, s.state, p.name, s.level FROM job j JOIN dataset "
 	    "s ON s.id = j.dataset JOIN party p ON p.id = j.buyer WHERE "
-	    "j.state = 'queued' ORDER BY j.id LIMIT 1", -1, &st, NULL) !=
-	    SQLITE_OK) {
+	    "j.state = 'queued' ORDER BY j.id LIMIT 1")) == NULL) {
 		catalog_rollback(rn->cat);
 		return 0;
 	}
@@ -586,23 +586,22 @@ claim(struct runner *rn, struct job *j)
 		j->level = sqlite3_column_int(st, 9);
 		got = 1;
 	}
-	sqlite3_finalize(st);
+	catalog_done(rn->cat, st);
 	if (got) {
-		if (sqlite3_prepare_v2(db, "UPDATE job SET state = 'running', "
-		    "attempts = attempts + 1 WHERE id = ?", -1, &st, NULL) !=
-		    SQLITE_OK) {
+		if ((st = catalog_stmt(rn->cat, "UPDATE job SET state = 'running', "
+		    "attempts = attempts + 1 WHERE id = ?")) == NULL) {
 			catalog_rollback(rn->cat);
 			job_free(j);
 			return 0;
 		}
 		sqlite3_bind_int64(st, 1, j->id);
 		if (sqlite3_step(st) != SQLITE_DONE) {
-			sqlite3_finalize(st);
+			catalog_done(rn->cat, st);
 			catalog_rollback(rn->cat);
 			job_free(j);
 			return 0;
 		}
-		sqlite3_finalize(st);
+		catalog_done(rn->cat, st);
 	}
 	if (catalog_commit(rn->cat) != 0) {
 		catalog_rollback(rn->cat);
@@ -638,12 +637,12 @@ finish(struct runner *rn, struct job *j, const char *state,
 	if (catalog_begin(rn->cat) != 0)
 		return -1;
 	if (charge && j->eps > 0) {
-		if (sqlite3_prepare_v2(db, "SELECT s.eps_total, coalesce(g.eps, "
+		if ((st = catalog_stmt(rn->cat, "SELECT s.eps_total, coalesce(g.eps, "
 		    "0), (SELECT coalesce(sum(eps), 0) FROM charge WHERE "
 		    "dataset = ?1), (SELECT coalesce(sum(eps), 0) FROM charge "
 		    "WHERE dataset = ?1 AND buyer = ?2) FROM dataset s LEFT JOIN "
 		    "grant_ g ON g.dataset = s.id AND g.buyer = ?2 WHERE s.id = "
-		    "?1", -1, &st, NULL) != SQLITE_OK)
+		    "?1")) == NULL)
 			goto fail;
 		sqlite3_bind_int64(st, 1, j->dataset);
 		sqlite3_bind_int64(st, 2, j->buyer);
@@ -653,7 +652,7 @@ finish(struct runner *rn, struct job *j, const char *state,
 			ds_spent = sqlite3_column_int64(st, 2);
 			b_spent = sqlite3_column_int64(st, 3);
 		}
-		sqlite3_finalize(st);
+		catalog_done(rn->cat, st);
 		if (ds_spent + j->eps > total || b_spent + j->eps > grant) {
 			/* The grant shrank or the budget went meanwhile:
 			 * nothing is released, nothing charged. */
@@ -662,9 +661,8 @@ finish(struct runner *rn, struct job *j, const char *state,
 			body = NULL;
 			charge = 0;
 		} else {
-			if (sqlite3_prepare_v2(db, "INSERT INTO charge (job, "
-			    "dataset, buyer, eps, time) VALUES (?, ?, ?, ?, ?)",
-			    -1, &st, NULL) != SQLITE_OK)
+			if ((st = catalog_stmt(rn->cat, "INSERT INTO charge (job, "
+			    "dataset, buyer, eps, time) VALUES (?, ?, ?, ?, ?)")) == NULL)
 				goto fail;
 			sqlite3_bind_int64(st, 1, j->id);
 			sqlite3_bind_int64(st, 2, j->dataset);
@@ -672,15 +670,15 @@ finish(struct runner *rn, struct job *j, const char *state,
 			sqlite3_bind_int64(st, 4, j->eps);
 			sqlite3_bind_int64(st, 5, now);
 			r = sqlite3_step(st);
-			sqlite3_finalize(st);
+			catalog_done(rn->cat, st);
 			if (r != SQLITE_DONE)
 				goto fail;
 		}
 	} else
 		charge = 0;
 	if (body != NULL) {
-		if (sqlite3_prepare_v2(db, "INSERT INTO result (job, body, stats, "
-		    "created) VALUES (?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+		if ((st = catalog_stmt(rn->cat, "INSERT INTO result (job, body, stats, "
+		    "created) VALUES (?, ?, ?, ?)")) == NULL)
 			goto fail;
 		sqlite3_bind_int64(st, 1, j->id);
 		sqlite3_bind_blob(st, 2, body->data, (int)body->size,
@@ -689,13 +687,12 @@ finish(struct runner *rn, struct job *j, const char *state,
 		    SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, now);
 		r = sqlite3_step(st);
-		sqlite3_finalize(st);
+		catalog_done(rn->cat, st);
 		if (r != SQLITE_DONE)
 			goto fail;
 	}
-	if (sqlite3_prepare_v2(db, "UPDATE job SET state = ?, error = ?, "
-	    "finished = ? WHERE id = ? AND state = 'running'", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if ((st = catalog_stmt(rn->cat, "UPDATE job SET state = ?, error = ?, "
+	    "finished = ? WHERE id = ? AND state = 'running'")) == NULL)
 		goto fail;
 	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
 	if (error != NULL)
@@ -705,7 +702,7 @@ finish(struct runner *rn, struct job *j, const char *state,
 	sqlite3_bind_int64(st, 3, now);
 	sqlite3_bind_int64(st, 4, j->id);
 	r = sqlite3_step(st);
-	sqlite3_finalize(st);
+	catalog_done(rn->cat, st);
 	if (r != SQLITE_DONE || sqlite3_changes(db) != 1)
 		goto fail;
 	ledger_format(charge ? j->eps : 0, ebuf, sizeof(ebuf));
@@ -729,12 +726,12 @@ still_approved(struct runner *rn, int64_t id)
 	sqlite3_stmt *st;
 	int r = 0;
 
-	if (sqlite3_prepare_v2(catalog_db(rn->cat), "SELECT 1 FROM dataset "
-	    "WHERE id = ? AND state = 'approved'", -1, &st, NULL) != SQLITE_OK)
+	if ((st = catalog_stmt(rn->cat, "SELECT 1 FROM dataset "
+	    "WHERE id = ? AND state = 'approved'")) == NULL)
 		return 0;
 	sqlite3_bind_int64(st, 1, id);
 	r = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
+	catalog_done(rn->cat, st);
 	return r;
 }
 
