@@ -12,6 +12,9 @@
 #include "identifiers.h"
 #include "scrub.h"
 
+/* Rows up to which the unit's pseudonyms are kept as a category. */
+#define UNIT_CATEGORY_MAX	(1u << 24)
+
 int
 anon_pseudonym(const unsigned char *key, size_t keylen, const char *p,
     size_t n, unsigned int len, char *out)
@@ -175,7 +178,7 @@ anon_identifiers_stats(const struct table *in, const struct schema *s,
 	struct table_builder *b = NULL;
 	const struct table_colview *c;
 	const struct schema_column *sc;
-	int *map = NULL, r = VEIL_E_NOMEM, o;
+	int *map = NULL, r = VEIL_E_NOMEM, o, unitcat;
 	uint64_t row, n = table_nrows(in);
 	char tmp[64], *out = NULL;
 	const char *p;
@@ -199,9 +202,18 @@ anon_identifiers_stats(const struct table *in, const struct schema *s,
 			st->dropped_columns++;
 			continue;
 		}
+		/*
+		 * The privacy unit's pseudonyms become a category: its codes
+		 * are then the dense unit ids that every job's contribution
+		 * bounding needs, instead of each job hashing every row's
+		 * pseudonym again. (A dictionary holds at most 2^24 values:
+		 * bigger tables keep strings.)
+		 */
+		unitcat = (int)i == s->unit_col && sc->action ==
+		    SCHEMA_A_PSEUDONYMIZE && n <= UNIT_CATEGORY_MAX;
 		if ((o = table_builder_add_column(b, sc->name,
-		    sc->action == SCHEMA_A_KEEP ? c->type : VEIL_T_STRING,
-		    c->role, c->flags)) < 0) {
+		    sc->action == SCHEMA_A_KEEP ? c->type : unitcat ?
+		    VEIL_T_CATEGORY : VEIL_T_STRING, c->role, c->flags)) < 0) {
 			r = o;
 			goto fail;
 		}
@@ -300,7 +312,11 @@ anon_identifiers_stats(const struct table *in, const struct schema *s,
 					    sc->mask_suffix, out);
 					st->masked++;
 				}
-				r = table_builder_string(b, map[i], out, len);
+				r = (int)i == s->unit_col && sc->action ==
+				    SCHEMA_A_PSEUDONYMIZE &&
+				    n <= UNIT_CATEGORY_MAX ?
+				    table_builder_category(b, map[i], out, len) :
+				    table_builder_string(b, map[i], out, len);
 			}
 			if (r != 0)
 				goto fail;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <sqlite3.h>
@@ -81,6 +82,7 @@ ledger_open(const char *path, struct veil_err *err)
 {
 	struct ledger *l;
 	char *msg = NULL;
+	int rc, tries;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
 		veil_seterr(err, VEIL_E_NOMEM, "ledger: out of memory");
@@ -94,7 +96,18 @@ ledger_open(const char *path, struct veil_err *err)
 		return NULL;
 	}
 	sqlite3_busy_timeout(l->db, 30000);
-	if (sqlite3_exec(l->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+	/*
+	 * Processes opening a new ledger at once race to switch it to WAL,
+	 * and SQLite reports that race as SQLITE_BUSY without calling the
+	 * busy handler: retry for as long as the handler would wait.
+	 */
+	for (tries = 0; (rc = sqlite3_exec(l->db, schema_sql, NULL, NULL,
+	    &msg)) == SQLITE_BUSY && tries < 3000; tries++) {
+		sqlite3_free(msg);
+		msg = NULL;
+		usleep(10000);
+	}
+	if (rc != SQLITE_OK) {
 		veil_seterr(err, VEIL_E_IO, "ledger %s: %s", path,
 		    msg != NULL ? msg : "cannot create tables");
 		sqlite3_free(msg);
