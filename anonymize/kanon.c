@@ -29,9 +29,7 @@
 #include "kanon.h"
 
 #define MAX_LEVELS	HIER_MAX_LEVELS
-#define CACHE		32
-
-typedef unsigned __int128 u128;
+#define CACHE		256	/* nodes whose classes are kept */
 
 /* {====== interning strings per level */
 
@@ -121,15 +119,23 @@ struct kcol {
 	double		 lm[MAX_LEVELS];	/* loss metric contribution */
 	uint64_t	*f[MAX_LEVELS];		/* per level: code -> rows */
 	uint64_t	 rare[MAX_LEVELS];	/* rows in codes rarer than k */
-	int		 bits[MAX_LEVELS];
 };
 
 struct classes {
-	u128		*key;
-	uint32_t	*rep;		/* a row of the class */
-	uint64_t	*count;
+	uint32_t	*rep;		/* a base class in the class */
+	uint32_t	*count;		/* rows */
 	uint32_t	*hist;		/* nsens per class */
 	uint32_t	 n, cap;
+};
+
+/* grouping tables: hashed, and direct-indexed by the key */
+struct slot {
+	uint64_t	 key;
+	uint32_t	 gen, id;
+};
+
+struct fslot {
+	uint32_t	 gen, id;
 };
 
 struct cache {
@@ -147,6 +153,8 @@ struct kanon {
 	struct kcol		 q[KANON_MAX_QI];
 	double			 kconst;	/* sum_c sum_rows log2 f(leaf) */
 	struct classes		 base;
+	uint32_t		*bcode[KANON_MAX_QI];	/* base class -> leaf */
+	uint32_t		*rowcls;	/* row -> base class */
 	/* sensitive attribute of the current search */
 	int			 scol;
 	uint32_t		 nsens;
@@ -155,10 +163,16 @@ struct kanon {
 	int			 sordered;	/* numeric: ordered distance */
 	struct cache		 cache[CACHE];
 	uint64_t		 stamp;
-	/* the roll-up's hash table, reused: a slot is live if its
-	 * generation is the current one, so nothing is cleared */
-	uint32_t		*ht_idx, *ht_gen;
-	uint32_t		 htcap, gen;
+	size_t			 budget;	/* bytes the cache may hold */
+	/* the roll-ups' scratch: per input its key and class, per class
+	 * its first input; the grouping tables */
+	uint64_t		*keys;
+	uint32_t		*ids, *first, scap;
+	struct slot		*ht;
+	uint32_t		 htcap, htgen;
+	struct fslot		*flat;
+	size_t			 flatcap;
+	uint32_t		 flatgen;
 	/* the classes kanon_mark() works on */
 	struct classes		 last;
 };
@@ -405,7 +419,6 @@ build_col(struct kanon *k, const struct schema *s, int col, struct kcol *q,
 		for (code = 0; code < q->lab[lv].n; code++)
 			f[code] = log2(f[code]);
 		q->logf[lv] = f;
-		q->bits[lv] = bits_for(q->lab[lv].n);
 	}
 	rv = 0;
 	goto out;
@@ -421,123 +434,301 @@ build_col(struct kanon *k, const struct schema *s, int col, struct kcol *q,
 
 /* {====== classes */
 
+/*
+ * A node's classes are numbered by a key: the mixed-radix number of
+ * their level codes, which is dense enough at most nodes to index a flat
+ * table directly, and fits 64 bits; where the product of the radices
+ * would not, the key so far is first renumbered densely (see node_keys).
+ * Keys are computed for all inputs first and grouped after: two simple
+ * loops rather than one that waits on the hash table at every step.
+ */
+
 static void
 classes_free(struct classes *cl)
 {
-	free(cl->key);
 	free(cl->rep);
 	free(cl->count);
 	free(cl->hist);
 	memset(cl, 0, sizeof(*cl));
 }
 
+static size_t
+class_bytes(const struct kanon *k)
+{
+	return 2 * sizeof(uint32_t) + (size_t)k->nsens * sizeof(uint32_t);
+}
+
+/* Room for n classes; the contents are not kept. */
 static int
-classes_reserve(struct classes *cl, uint32_t n, uint32_t nsens)
+classes_reserve(struct kanon *k, struct classes *cl, uint32_t n)
 {
 	if (n <= cl->cap)
 		return 0;
 	classes_free(cl);
-	if ((cl->key = calloc(n, sizeof(u128))) == NULL ||
-	    (cl->rep = calloc(n, sizeof(uint32_t))) == NULL ||
-	    (cl->count = calloc(n, sizeof(uint64_t))) == NULL ||
-	    (nsens > 0 && (cl->hist = calloc((size_t)n * nsens,
-	    sizeof(uint32_t))) == NULL))
+	if ((cl->rep = reallocarray(NULL, n, sizeof(uint32_t))) == NULL ||
+	    (cl->count = reallocarray(NULL, n, sizeof(uint32_t))) == NULL ||
+	    (k->nsens > 0 && (cl->hist = reallocarray(NULL, n,
+	    (size_t)k->nsens * sizeof(uint32_t))) == NULL))
 		return -1;
 	cl->cap = n;
 	return 0;
 }
 
-static inline u128
-node_key(const struct kanon *k, const int *lv, uint32_t row)
+/* Scratch space for n inputs; 0 or -1. */
+static int
+scratch_reserve(struct kanon *k, uint32_t n)
 {
-	u128 key = 0;
-	int i;
+	uint32_t cap;
 
-	for (i = 0; i < k->nq; i++)
-		key = (key << k->q[i].bits[lv[i]]) |
-		    k->q[i].map[lv[i]][k->q[i].leaf[row]];
-	return key;
+	if (n <= k->scap)
+		return 0;
+	free(k->keys);
+	free(k->ids);
+	free(k->first);
+	k->scap = 0;
+	if ((k->keys = reallocarray(NULL, n, sizeof(uint64_t))) == NULL ||
+	    (k->ids = reallocarray(NULL, n, sizeof(uint32_t))) == NULL ||
+	    (k->first = reallocarray(NULL, n, sizeof(uint32_t))) == NULL)
+		return -1;
+	k->scap = n;
+	for (cap = 64; cap < 2 * n; cap *= 2)
+		;
+	if (cap > k->htcap) {
+		free(k->ht);
+		k->htcap = 0;
+		if ((k->ht = calloc(cap, sizeof(*k->ht))) == NULL)
+			return -1;
+		k->htcap = cap;
+		k->htgen = 0;
+	}
+	return 0;
 }
 
-static uint64_t
-mix(u128 x)
+static inline uint64_t
+mix(uint64_t h)
 {
-	uint64_t h = (uint64_t)x ^ (uint64_t)(x >> 64) * 0x9e3779b97f4a7c15ULL;
-
 	h ^= h >> 29;
 	h *= 0xbf58476d1ce4e5b9ULL;
 	return h ^ (h >> 32);
 }
 
 /*
- * Rolls from (classes, or the rows if from is NULL) up to levels lv into
- * out. Returns 0 or -1 (out of memory).
+ * The generation of the grouping tables: a slot is live if it carries
+ * the current one, so nothing is cleared between groupings.
+ */
+static uint32_t
+next_gen(uint32_t *gen, void *t, size_t size)
+{
+	if (++*gen == 0) {	/* wrapped: start clean */
+		memset(t, 0, size);
+		*gen = 1;
+	}
+	return *gen;
+}
+
+/* Direct-indexed grouping, for keys below radix (small). */
+static uint32_t
+group_flat(struct kanon *k, uint32_t n, uint64_t radix)
+{
+	const uint64_t *keys = k->keys;
+	uint32_t i, g, ng = 0, *ids = k->ids, *first = k->first;
+	struct fslot *t;
+
+	if (radix > k->flatcap) {
+		free(k->flat);
+		k->flatcap = 0;
+		if ((k->flat = calloc(radix, sizeof(*k->flat))) == NULL)
+			return UINT32_MAX;
+		k->flatcap = radix;
+		k->flatgen = 0;
+	}
+	t = k->flat;
+	g = next_gen(&k->flatgen, t, k->flatcap * sizeof(*t));
+	for (i = 0; i < n; i++) {
+		struct fslot *s = &t[keys[i]];
+
+		if (s->gen != g) {
+			s->gen = g;
+			s->id = ng;
+			first[ng++] = i;
+		}
+		ids[i] = s->id;
+	}
+	return ng;
+}
+
+/* Open addressing, for keys too sparse to index. */
+static uint32_t
+group_hash(struct kanon *k, uint32_t n)
+{
+	const uint64_t *keys = k->keys;
+	uint32_t i, j, g, ng = 0, mask = k->htcap - 1;
+	uint32_t *ids = k->ids, *first = k->first;
+	struct slot *t = k->ht;
+
+	g = next_gen(&k->htgen, t, k->htcap * sizeof(*t));
+	for (i = 0; i < n; i++) {
+		for (j = (uint32_t)mix(keys[i]) & mask; t[j].gen == g;
+		    j = (j + 1) & mask)
+			if (t[j].key == keys[i])
+				break;
+		if (t[j].gen != g) {
+			t[j].gen = g;
+			t[j].key = keys[i];
+			t[j].id = ng;
+			first[ng++] = i;
+		}
+		ids[i] = t[j].id;
+	}
+	return ng;
+}
+
+/*
+ * Numbers the distinct values of k->keys[0..n), all below radix, in the
+ * order they first appear: k->ids[i] is input i's number, k->first[id]
+ * the first input with it. Returns how many, or UINT32_MAX (out of
+ * memory).
+ */
+static uint32_t
+group(struct kanon *k, uint32_t n, uint64_t radix)
+{
+	/* a flat table no larger than the hash table it replaces */
+	if (radix <= (uint64_t)k->htcap * 2)
+		return group_flat(k, n, radix);
+	return group_hash(k, n);
+}
+
+/*
+ * k->keys[0..n) for the items whose leaf codes are codes[c][idx[i]]
+ * (codes[c][i] if idx is NULL) at levels lv. *radixp: the bound on the
+ * keys. Returns 0 or -1 (out of memory).
  */
 static int
-roll_up(struct kanon *k, const struct classes *from, const int *lv,
-    struct classes *out)
+node_keys(struct kanon *k, const uint32_t *const *codes,
+    const uint32_t *idx, uint32_t n, const int *lv, uint64_t *radixp)
 {
-	uint32_t n = from != NULL ? from->n : (uint32_t)k->nrows, i, j, cap;
-	uint32_t *ht, *gen, g, idx, rep;
-	u128 key;
-	uint64_t cnt;
+	uint64_t *keys = k->keys, radix = 1, card;
+	const uint32_t *m, *col;
+	uint32_t i, ng;
+	int c;
 
-	for (cap = 64; cap < 2 * n; cap *= 2)
-		;
-	if (cap > k->htcap) {
-		free(k->ht_idx);
-		free(k->ht_gen);
-		k->htcap = 0;
-		if ((k->ht_idx = calloc(cap, sizeof(uint32_t))) == NULL ||
-		    (k->ht_gen = calloc(cap, sizeof(uint32_t))) == NULL)
-			return -1;
-		k->htcap = cap;
-		k->gen = 0;
-	}
-	cap = k->htcap;
-	ht = k->ht_idx;
-	gen = k->ht_gen;
-	if (++k->gen == 0) {	/* wrapped: start clean */
-		memset(gen, 0, cap * sizeof(uint32_t));
-		k->gen = 1;
-	}
-	g = k->gen;
-	if (classes_reserve(out, n + 1, k->nsens) != 0)
-		return -1;
-	out->n = 0;
-	if (k->nsens > 0)
-		memset(out->hist, 0, (size_t)out->cap * k->nsens *
-		    sizeof(uint32_t));
-	for (i = 0; i < n; i++) {
-		rep = from != NULL ? from->rep[i] : i;
-		cnt = from != NULL ? from->count[i] : 1;
-		key = node_key(k, lv, rep);
-		for (j = (uint32_t)mix(key) & (cap - 1); gen[j] == g;
-		    j = (j + 1) & (cap - 1))
-			if (out->key[ht[j]] == key)
-				break;
-		if (gen[j] != g) {
-			idx = out->n++;
-			gen[j] = g;
-			ht[j] = idx;
-			out->key[idx] = key;
-			out->rep[idx] = rep;
-			out->count[idx] = 0;
-		} else
-			idx = ht[j];
-		out->count[idx] += cnt;
-		if (k->nsens > 0) {
-			uint32_t s, *dst = out->hist + (size_t)idx * k->nsens;
-
-			if (from != NULL) {
-				const uint32_t *src = from->hist +
-				    (size_t)i * k->nsens;
-
-				for (s = 0; s < k->nsens; s++)
-					dst[s] += src[s];
-			} else if (k->sens[rep] != UINT32_MAX)
-				dst[k->sens[rep]]++;
+	memset(keys, 0, (size_t)n * sizeof(*keys));
+	for (c = 0; c < k->nq; c++) {
+		if ((card = k->q[c].lab[lv[c]].n) <= 1)
+			continue;	/* one value: no information */
+		if (radix > UINT64_MAX / card) {
+			/* renumber densely so that the key fits again */
+			if ((ng = group(k, n, radix)) == UINT32_MAX)
+				return -1;
+			for (i = 0; i < n; i++)
+				keys[i] = k->ids[i];
+			radix = ng;
 		}
+		m = k->q[c].map[lv[c]];
+		col = codes[c];
+		if (idx != NULL)
+			for (i = 0; i < n; i++)
+				keys[i] = keys[i] * card + m[col[idx[i]]];
+		else
+			for (i = 0; i < n; i++)
+				keys[i] = keys[i] * card + m[col[i]];
+		radix *= card;
+	}
+	*radixp = radix;
+	return 0;
+}
+
+/*
+ * Groups the classes from (finer than lv) by their codes at lv: k->ids,
+ * k->first. Returns how many classes lv has, or UINT32_MAX.
+ */
+static uint32_t
+roll_keys(struct kanon *k, const struct classes *from, const int *lv)
+{
+	uint64_t radix;
+
+	if (scratch_reserve(k, from->n) != 0 ||
+	    node_keys(k, (const uint32_t *const *)k->bcode, from->rep,
+	    from->n, lv, &radix) != 0)
+		return UINT32_MAX;
+	return group(k, from->n, radix);
+}
+
+/* Sums the classes from into out, as roll_keys() grouped them. */
+static void
+roll_sum(const struct kanon *k, const struct classes *from,
+    struct classes *out, uint32_t nout)
+{
+	const uint32_t *ids = k->ids;
+	size_t ns = k->nsens;
+	uint32_t i, s, *dst;
+	const uint32_t *src;
+
+	out->n = nout;
+	for (i = 0; i < nout; i++) {
+		out->rep[i] = from->rep[k->first[i]];
+		out->count[i] = 0;
+	}
+	for (i = 0; i < from->n; i++)
+		out->count[ids[i]] += from->count[i];
+	if (ns == 0)
+		return;
+	memset(out->hist, 0, nout * ns * sizeof(uint32_t));
+	for (i = 0; i < from->n; i++) {
+		dst = out->hist + ids[i] * ns;
+		src = from->hist + i * ns;
+		for (s = 0; s < ns; s++)
+			dst[s] += src[s];
+	}
+}
+
+/*
+ * The base classes: the distinct leaf tuples of the rows, with their
+ * codes (k->bcode) and, per row, its class (k->rowcls).
+ */
+static int
+build_base(struct kanon *k)
+{
+	const uint32_t *leaf[KANON_MAX_QI];
+	struct classes *b = &k->base;
+	uint32_t n = (uint32_t)k->nrows, nb, i;
+	uint64_t radix;
+	int zero[KANON_MAX_QI], c;
+
+	memset(zero, 0, sizeof(zero));
+	for (c = 0; c < k->nq; c++)
+		leaf[c] = k->q[c].leaf;
+	if (scratch_reserve(k, n + 1) != 0 ||
+	    node_keys(k, leaf, NULL, n, zero, &radix) != 0 ||
+	    (nb = group(k, n, radix)) == UINT32_MAX ||
+	    classes_reserve(k, b, nb + 1) != 0)
+		return -1;
+	free(k->rowcls);
+	if ((k->rowcls = reallocarray(NULL, n + 1, sizeof(uint32_t))) ==
+	    NULL)
+		return -1;
+	memcpy(k->rowcls, k->ids, (size_t)n * sizeof(uint32_t));
+	for (c = 0; c < k->nq; c++) {
+		free(k->bcode[c]);
+		if ((k->bcode[c] = reallocarray(NULL, nb + 1,
+		    sizeof(uint32_t))) == NULL)
+			return -1;
+		for (i = 0; i < nb; i++)
+			k->bcode[c][i] = leaf[c][k->first[i]];
+	}
+	b->n = nb;
+	for (i = 0; i < nb; i++) {
+		b->rep[i] = i;
+		b->count[i] = 0;
+	}
+	for (i = 0; i < n; i++)
+		b->count[k->rowcls[i]]++;
+	if (k->nsens > 0) {
+		memset(b->hist, 0, (size_t)nb * k->nsens * sizeof(uint32_t));
+		for (i = 0; i < n; i++)
+			if (k->sens[i] != UINT32_MAX)
+				b->hist[(size_t)k->rowcls[i] * k->nsens +
+				    k->sens[i]]++;
 	}
 	return 0;
 }
@@ -622,7 +813,7 @@ judge(const struct kanon *k, const struct kanon_params *p, const int *lv,
     const struct classes *cl, struct kanon_result *r)
 {
 	uint64_t supp = 0, kept = 0, minc = UINT64_MAX, uniq = 0;
-	double ent = 0, lm = 0, logn = log2((double)k->nrows), risk = 0, sum;
+	double ent, lm = 0, risk = 0;
 	uint32_t i;
 	int c, b;
 
@@ -637,17 +828,13 @@ judge(const struct kanon *k, const struct kanon_params *p, const int *lv,
 			minc = cl->count[i];
 		uniq += cl->count[i] == 1;
 		risk += 1;	/* sum over records of 1/size */
-		for (sum = 0, c = 0; c < k->nq; c++)
-			sum += k->q[c].logf[lv[c]][k->q[c].map[lv[c]][
-			    k->q[c].leaf[cl->rep[i]]]];
-		ent += (double)cl->count[i] * sum;
 		b = cl->count[i] >= 100 ? 7 : cl->count[i] >= 50 ? 6 :
 		    cl->count[i] >= 20 ? 5 : cl->count[i] >= 10 ? 4 :
 		    cl->count[i] >= 5 ? 3 : cl->count[i] >= 3 ? 2 :
 		    cl->count[i] >= 2 ? 1 : 0;
 		r->hist[b] += cl->count[i];
 	}
-	(void)logn;
+	/* the loss is separable (see the top of the file) */
 	for (ent = -k->kconst, c = 0; c < k->nq; c++) {
 		ent += k->q[c].lossl[lv[c]];
 		lm += k->q[c].lm[lv[c]];
@@ -705,7 +892,7 @@ kanon_new(const struct table *t, const struct schema *s,
 		goto fail;
 	}
 	for (c = 0; c < k->nq; c++) {
-		bits += k->q[c].bits[0];
+		bits += bits_for(k->q[c].lab[0].n);
 		k->kconst += k->q[c].lossl[0];
 	}
 	if (bits > 128) {
@@ -740,8 +927,14 @@ kanon_free(struct kanon *k)
 		classes_free(&k->cache[i].cl);
 	classes_free(&k->base);
 	classes_free(&k->last);
-	free(k->ht_idx);
-	free(k->ht_gen);
+	for (c = 0; c < k->nq; c++)
+		free(k->bcode[c]);
+	free(k->rowcls);
+	free(k->keys);
+	free(k->ids);
+	free(k->first);
+	free(k->ht);
+	free(k->flat);
 	free(k->sens);
 	free(k->sglob);
 	free(k);
@@ -772,6 +965,7 @@ prepare_sensitive(struct kanon *k, const struct kanon_params *p,
 	k->nsens = 0;
 	k->scol = col;
 	classes_free(&k->base);
+	classes_free(&k->last);	/* its histograms are per value */
 	for (i = 0; i < CACHE; i++) {
 		classes_free(&k->cache[i].cl);
 		k->cache[i].used = 0;
@@ -840,17 +1034,59 @@ prepare_sensitive(struct kanon *k, const struct kanon_params *p,
 	return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
 }
 
-/* Classes of node lv: from the finest cached node it dominates. */
+/*
+ * A cache entry for nout classes: a free one, else the least recently
+ * used but keep (the parent being read); older entries are dropped while
+ * the cache would hold more than its budget.
+ */
+static struct cache *
+cache_slot(struct kanon *k, struct cache *slot, const struct cache *keep,
+    uint32_t nout)
+{
+	size_t cb = class_bytes(k), held;
+	struct cache *e, *old;
+	int i;
+
+	for (;;) {
+		held = (size_t)nout * cb;
+		old = NULL;
+		for (i = 0; i < CACHE; i++) {
+			e = &k->cache[i];
+			if (e == slot || !e->used)
+				continue;
+			held += (size_t)e->cl.cap * cb;
+			if (e != keep && (old == NULL || e->stamp < old->stamp))
+				old = e;
+		}
+		if (slot == NULL)
+			slot = old;
+		else if (held > k->budget && old != NULL) {
+			classes_free(&old->cl);
+			old->used = 0;
+		} else
+			break;
+	}
+	slot->used = 0;
+	if (classes_reserve(k, &slot->cl, nout + 1) != 0)
+		return NULL;
+	return slot;
+}
+
+/*
+ * Classes of node lv: rolled up from the cached node it dominates that
+ * has the fewest classes. Being a parent counts as a use: the nodes low
+ * in the lattice that everything rolls up from stay.
+ */
 static struct classes *
 classes_of(struct kanon *k, const int *lv, uint64_t node, uint64_t *evals)
 {
-	struct cache *best = NULL, *slot = NULL;
-	const struct classes *from;
-	int i, c, ok;
+	struct cache *best = NULL, *slot = NULL, *e;
+	const struct classes *from = &k->base;
+	uint32_t nout;
+	int i, c;
 
 	for (i = 0; i < CACHE; i++) {
-		struct cache *e = &k->cache[i];
-
+		e = &k->cache[i];
 		if (!e->used) {
 			if (slot == NULL)
 				slot = e;
@@ -860,20 +1096,19 @@ classes_of(struct kanon *k, const int *lv, uint64_t node, uint64_t *evals)
 			e->stamp = ++k->stamp;
 			return &e->cl;
 		}
-		for (ok = 1, c = 0; c < k->nq && ok; c++)
-			ok = e->lv[c] <= lv[c];
-		if (ok && (best == NULL || e->cl.n < best->cl.n))
+		for (c = 0; c < k->nq && e->lv[c] <= lv[c]; c++)
+			;
+		if (c == k->nq && (best == NULL || e->cl.n < best->cl.n))
 			best = e;
 	}
-	if (slot == NULL)	/* evict the least recently used */
-		for (i = 0; i < CACHE; i++)
-			if (slot == NULL || k->cache[i].stamp < slot->stamp)
-				slot = &k->cache[i];
-	from = best != NULL ? &best->cl : &k->base;
-	if (best == slot)
-		from = &k->base;
-	if (roll_up(k, from, lv, &slot->cl) != 0)
+	if (best != NULL) {
+		best->stamp = ++k->stamp;
+		from = &best->cl;
+	}
+	if ((nout = roll_keys(k, from, lv)) == UINT32_MAX ||
+	    (slot = cache_slot(k, slot, best, nout)) == NULL)
 		return NULL;
+	roll_sum(k, from, &slot->cl, nout);
 	slot->used = 1;
 	slot->node = node;
 	memcpy(slot->lv, lv, sizeof(int) * (size_t)k->nq);
@@ -886,15 +1121,14 @@ static int
 ensure_base(struct kanon *k, const struct kanon_params *p,
     struct veil_err *err)
 {
-	int zero[KANON_MAX_QI];
-
 	if (prepare_sensitive(k, p, err) != 0)
 		return -1;
 	if (k->base.n > 0)
 		return 0;
-	memset(zero, 0, sizeof(zero));
-	if (roll_up(k, NULL, zero, &k->base) != 0)
+	if (build_base(k) != 0)
 		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
+	/* as much as 32 copies of the base */
+	k->budget = 32 * ((size_t)k->base.n + 1) * class_bytes(k);
 	return 0;
 }
 
@@ -1224,36 +1458,24 @@ int
 kanon_mark(struct kanon *k, const struct kanon_params *p, const int *levels,
     uint8_t *supp, struct veil_err *err)
 {
-	uint32_t *cls = NULL, i, j, cap;
+	uint8_t *bad;
+	uint32_t i, n;
 	uint64_t r;
-	u128 key;
-	int rv = 0;
 
 	if (ensure_base(k, p, err) != 0)
 		return err != NULL ? err->code : VEIL_E_NOMEM;
-	if (roll_up(k, &k->base, levels, &k->last) != 0)
+	if ((n = roll_keys(k, &k->base, levels)) == UINT32_MAX ||
+	    classes_reserve(k, &k->last, n + 1) != 0 ||
+	    (bad = calloc(n + 1, 1)) == NULL)
 		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
-	/* the roll-up's table still maps keys to classes: look rows up */
-	cap = k->htcap;
-	if ((cls = calloc(k->last.n + 1, sizeof(uint32_t))) == NULL)
-		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
-	for (i = 0; i < k->last.n; i++)
-		cls[i] = (uint32_t)!class_ok(k, p, &k->last, i);
-	for (r = 0; r < k->nrows; r++) {
-		key = node_key(k, levels, (uint32_t)r);
-		for (j = (uint32_t)mix(key) & (cap - 1);
-		    k->ht_gen[j] == k->gen; j = (j + 1) & (cap - 1))
-			if (k->last.key[k->ht_idx[j]] == key)
-				break;
-		if (k->ht_gen[j] != k->gen) {	/* cannot happen */
-			rv = veil_seterr(err, VEIL_E_INTERNAL, "anonymize: a "
-			    "row lost its class");
-			break;
-		}
-		supp[r] = (uint8_t)cls[k->ht_idx[j]];
-	}
-	free(cls);
-	return rv;
+	roll_sum(k, &k->base, &k->last, n);
+	for (i = 0; i < n; i++)
+		bad[i] = (uint8_t)!class_ok(k, p, &k->last, i);
+	/* k->ids still maps base classes to the node's classes */
+	for (r = 0; r < k->nrows; r++)
+		supp[r] = bad[k->ids[k->rowcls[r]]];
+	free(bad);
+	return 0;
 }
 
 int
