@@ -557,12 +557,12 @@ group_flat(struct kanon *k, uint32_t n, uint64_t radix)
 	return ng;
 }
 
-/* Open addressing, for keys too sparse to index. */
+/* Open addressing in the first cap slots, for keys too sparse to index. */
 static uint32_t
-group_hash(struct kanon *k, uint32_t n)
+group_hash(struct kanon *k, uint32_t n, uint32_t cap)
 {
 	const uint64_t *keys = k->keys;
-	uint32_t i, j, g, ng = 0, mask = k->htcap - 1;
+	uint32_t i, j, g, ng = 0, mask = cap - 1;
 	uint32_t *ids = k->ids, *first = k->first;
 	struct slot *t = k->ht;
 
@@ -592,10 +592,17 @@ group_hash(struct kanon *k, uint32_t n)
 static uint32_t
 group(struct kanon *k, uint32_t n, uint64_t radix)
 {
-	/* a flat table no larger than the hash table it replaces */
-	if (radix <= (uint64_t)k->htcap * 2)
+	uint32_t cap;
+
+	/*
+	 * Only as much of the tables as n needs, so that small groupings
+	 * stay in the cache; a flat table no larger than the hash table.
+	 */
+	for (cap = 64; cap < 2 * n; cap *= 2)
+		;
+	if (radix <= (uint64_t)cap * 2)
 		return group_flat(k, n, radix);
-	return group_hash(k, n);
+	return group_hash(k, n, cap);
 }
 
 /*
@@ -1143,22 +1150,88 @@ levels_of(const struct kanon *k, uint64_t node, int *lv)
 	}
 }
 
-struct cand {
-	double		 lb;
-	int		 height;
-	uint64_t	 node;
-};
-
-static int
-cmp_cand(const void *a, const void *b)
+/* Sorts as the loss: non-negative doubles sort as their bits. */
+static uint64_t
+loss_bits(double x)
 {
-	const struct cand *x = a, *y = b;
+	uint64_t u;
 
-	if (x->lb != y->lb)
-		return x->lb < y->lb ? -1 : 1;
-	if (x->height != y->height)
-		return x->height - y->height;
-	return (x->node > y->node) - (x->node < y->node);
+	if (x == 0)
+		x = 0;		/* -0 ties with 0 */
+	memcpy(&u, &x, sizeof(u));
+	return u >> 63 ? ~u : u | (uint64_t)1 << 63;
+}
+
+/*
+ * Every node, least loss first, ties by height, then by number (the
+ * level vector in column order): a counting sort by height, then a
+ * stable radix sort by the loss. order: nodes entries. Returns 0 or -1.
+ */
+static int
+loss_order(const struct kanon *k, const struct kanon_params *p,
+    uint64_t nodes, uint32_t *order)
+{
+	uint64_t *key = NULL, n;
+	uint32_t hcnt[KANON_MAX_QI * MAX_LEVELS + 1], cnt[256];
+	uint32_t *tmp = NULL, *src, *dst, *sw, sum, i, d;
+	uint16_t *height = NULL;
+	int lv[KANON_MAX_QI], c, h, pass, rv = -1;
+	double lb;
+
+	if ((key = reallocarray(NULL, nodes, sizeof(*key))) == NULL ||
+	    (tmp = reallocarray(NULL, nodes, sizeof(*tmp))) == NULL ||
+	    (height = reallocarray(NULL, nodes, sizeof(*height))) == NULL)
+		goto out;
+	memset(lv, 0, sizeof(lv));
+	memset(hcnt, 0, sizeof(hcnt));
+	for (n = 0; n < nodes; n++) {
+		for (h = 0, lb = 0, c = 0; c < k->nq; c++) {
+			h += lv[c];
+			lb += p->metric == KANON_M_LOSS ? k->q[c].lm[lv[c]] :
+			    k->q[c].lossl[lv[c]];
+		}
+		key[n] = loss_bits(lb);
+		height[n] = (uint16_t)h;
+		hcnt[h]++;
+		for (c = k->nq - 1; c >= 0 && ++lv[c] == k->q[c].nlevels;
+		    c--)
+			lv[c] = 0;	/* the next node number */
+	}
+	/* by height, stable in node number */
+	for (sum = 0, h = 0; h < (int)(sizeof(hcnt) / sizeof(hcnt[0])); h++) {
+		i = hcnt[h];
+		hcnt[h] = sum;
+		sum += i;
+	}
+	for (n = 0; n < nodes; n++)
+		tmp[hcnt[height[n]]++] = (uint32_t)n;
+	src = tmp;
+	dst = order;
+	for (pass = 0; pass < 8; pass++) {
+		memset(cnt, 0, sizeof(cnt));
+		for (i = 0; i < nodes; i++)
+			cnt[(key[src[i]] >> (8 * pass)) & 0xff]++;
+		if (cnt[(key[src[0]] >> (8 * pass)) & 0xff] == nodes)
+			continue;	/* one digit: nothing to move */
+		for (sum = 0, d = 0; d < 256; d++) {
+			i = cnt[d];
+			cnt[d] = sum;
+			sum += i;
+		}
+		for (i = 0; i < nodes; i++)
+			dst[cnt[(key[src[i]] >> (8 * pass)) & 0xff]++] = src[i];
+		sw = src;
+		src = dst;
+		dst = sw;
+	}
+	if (src != order)
+		memcpy(order, src, nodes * sizeof(*order));
+	rv = 0;
+ out:
+	free(key);
+	free(tmp);
+	free(height);
+	return rv;
 }
 
 static void
@@ -1193,26 +1266,41 @@ struct tags {
 	uint8_t		*t;
 };
 
-/* Marks every node in the box [lo, hi] (levels) with v, unless set. */
+/*
+ * Marks every node in the box [lo, hi] (levels) with v, unless set: an
+ * odometer over the levels that moves the node number by each QI's
+ * stride, with the QI of the longest side as its fastest wheel.
+ */
 static void
 mark_box(const struct kanon *k, uint8_t *t, const int *lo, const int *hi,
     uint8_t v)
 {
-	int cur[KANON_MAX_QI], c;
-	uint64_t node;
+	uint64_t stride[KANON_MAX_QI], s = 1, node = 0, in, end;
+	int cur[KANON_MAX_QI], c, fast = k->nq - 1;
 
+	for (c = k->nq - 1; c >= 0; c--) {
+		stride[c] = s;
+		node += (uint64_t)lo[c] * s;
+		s *= (uint64_t)k->q[c].nlevels;
+		if (hi[c] - lo[c] > hi[fast] - lo[fast])
+			fast = c;
+	}
+	in = stride[fast];
+	end = (uint64_t)(hi[fast] - lo[fast]) * in;
 	memcpy(cur, lo, sizeof(int) * (size_t)k->nq);
 	for (;;) {
-		for (node = 0, c = 0; c < k->nq; c++)
-			node = node * (uint64_t)k->q[c].nlevels +
-			    (uint64_t)cur[c];
-		if (t[node] == 0)
-			t[node] = v;
+		for (s = node; s <= node + end; s += in)
+			if (t[s] == 0)
+				t[s] = v;
 		for (c = k->nq - 1; c >= 0; c--) {
+			if (c == fast)
+				continue;
 			if (cur[c] < hi[c]) {
 				cur[c]++;
+				node += stride[c];
 				break;
 			}
+			node -= (uint64_t)(cur[c] - lo[c]) * stride[c];
 			cur[c] = lo[c];
 		}
 		if (c < 0)
@@ -1253,17 +1341,27 @@ tags_know(const struct kanon *k, const struct tags *t, const int *lv)
 	return t->t[node_of(k, lv)];
 }
 
-/* Evaluates lv; returns 1 feasible, 0 not, -1 out of memory. */
+/*
+ * Evaluates lv; returns 1 feasible, 0 not, -1 out of memory. Only the
+ * verdict: it stops at the class that exceeds the suppression limit
+ * (judge() says the rest, for the node chosen).
+ */
 static int
 feasible(struct kanon *k, const struct kanon_params *p, const int *lv,
-    uint64_t *evals, struct kanon_result *r)
+    uint64_t *evals)
 {
 	struct classes *cl;
+	double maxsupp = floor(p->limit * (double)k->nrows + 1e-9);
+	uint64_t supp = 0;
+	uint32_t i;
 
 	if ((cl = classes_of(k, lv, node_of(k, lv), evals)) == NULL)
 		return -1;
-	judge(k, p, lv, cl, r);
-	return r->found;
+	for (i = 0; i < cl->n; i++)
+		if (!class_ok(k, p, cl, i) &&
+		    (double)(supp += cl->count[i]) > maxsupp)
+			return 0;
+	return 1;
 }
 
 /*
@@ -1277,7 +1375,6 @@ static int
 chain_search(struct kanon *k, const struct kanon_params *p, const int *from,
     struct tags *t, uint64_t *evals)
 {
-	struct kanon_result r;
 	int chain[256][KANON_MAX_QI], n = 0, c, bc, lo, hi, mid, f;
 	double d, bd;
 
@@ -1309,7 +1406,7 @@ chain_search(struct kanon *k, const struct kanon_params *p, const int *from,
 	while (hi - lo > 1) {
 		mid = (lo + hi) / 2;
 		if ((f = tags_know(k, t, chain[mid])) == 0) {
-			if ((f = feasible(k, p, chain[mid], evals, &r)) < 0)
+			if ((f = feasible(k, p, chain[mid], evals)) < 0)
 				return -1;
 			f = f ? 1 : 2;
 			if (tags_add(k, t, f == 1, chain[mid]) != 0)
@@ -1327,12 +1424,12 @@ int
 kanon_search(struct kanon *k, const struct kanon_params *p,
     struct kanon_result *r, struct veil_err *err)
 {
-	struct cand *cands = NULL;
+	uint32_t *order = NULL;
 	struct tags tags;
-	struct kanon_result cur;
-	uint64_t nodes = 1, n, evals = 0, i;
+	struct classes *cl;
+	uint64_t nodes = 1, evals = 0, i;
 	int lv[KANON_MAX_QI], c, found = 0, monotone, know, f, rv = 0;
-	double lb, maxsupp;
+	double maxsupp;
 
 	memset(r, 0, sizeof(*r));
 	memset(&tags, 0, sizeof(tags));
@@ -1344,24 +1441,10 @@ kanon_search(struct kanon *k, const struct kanon_params *p,
 		return veil_seterr(err, VEIL_E_LIMIT, "anonymize: %llu "
 		    "transformations are too many to search",
 		    (unsigned long long)nodes);
-	if ((cands = calloc(nodes, sizeof(*cands))) == NULL ||
-	    (tags.t = calloc(nodes, 1)) == NULL) {
-		free(cands);
-		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
-	}
-	for (n = 0; n < nodes; n++) {
-		levels_of(k, n, lv);
-		cands[n].node = n;
-		cands[n].height = 0;
-		for (lb = 0, c = 0; c < k->nq; c++) {
-			cands[n].height += lv[c];
-			lb += p->metric == KANON_M_LOSS ? k->q[c].lm[lv[c]] :
-			    k->q[c].lossl[lv[c]];
-		}
-		cands[n].lb = lb;
-	}
-	/* the loss order, with the tie rule */
-	qsort(cands, nodes, sizeof(*cands), cmp_cand);
+	if ((order = reallocarray(NULL, nodes, sizeof(*order))) == NULL ||
+	    (tags.t = calloc(nodes, 1)) == NULL ||
+	    loss_order(k, p, nodes, order) != 0)
+		goto nomem;
 	/*
 	 * A value rarer than k at some QI's level puts every record that has
 	 * it in a class smaller than k: a lower bound on what a node must
@@ -1382,10 +1465,10 @@ kanon_search(struct kanon *k, const struct kanon_params *p,
 	/* k, l-diversity: monotone; t-closeness is not */
 	monotone = p->t <= 0 && !p->brute_force;
 	for (i = 0; i < nodes; i++) {
-		levels_of(k, cands[i].node, lv);
-		know = monotone ? tags_know(k, &tags, lv) : 0;
+		know = monotone ? tags.t[order[i]] : 0;
 		if (know == 2)
 			continue;
+		levels_of(k, order[i], lv);
 		if (know == 0) {
 			for (c = 0; c < k->nq; c++)
 				if ((double)k->q[c].rare[lv[c]] > maxsupp)
@@ -1394,7 +1477,7 @@ kanon_search(struct kanon *k, const struct kanon_params *p,
 				continue;	/* infeasible by a marginal */
 		}
 		if (know == 0) {
-			if ((f = feasible(k, p, lv, &evals, &cur)) < 0)
+			if ((f = feasible(k, p, lv, &evals)) < 0)
 				goto nomem;
 			if (!f) {
 				if (monotone && (tags_add(k, &tags, 0, lv) !=
@@ -1407,8 +1490,9 @@ kanon_search(struct kanon *k, const struct kanon_params *p,
 		/* the first feasible node in loss order is the optimum */
 		if (!found) {
 			found = 1;
-			if (feasible(k, p, lv, &evals, r) < 0)
+			if ((cl = classes_of(k, lv, order[i], &evals)) == NULL)
 				goto nomem;
+			judge(k, p, lv, cl, r);
 			fill_result(k, lv, r, nodes, evals);
 			r->found = 1;
 			if (!p->brute_force)
@@ -1424,7 +1508,7 @@ kanon_search(struct kanon *k, const struct kanon_params *p,
  nomem:
 	rv = veil_seterr(err, VEIL_E_NOMEM, "out of memory");
  out:
-	free(cands);
+	free(order);
 	free(tags.t);
 	return rv;
 }
