@@ -138,6 +138,12 @@ struct fslot {
 	uint32_t	 gen, id;
 };
 
+struct pair {
+	int		 a, b;		/* QIs, a < b */
+	uint32_t	*cnt;		/* per level pair: rows per code pair */
+	uint64_t	*rare;		/* per level pair: rows in rare pairs */
+};
+
 struct cache {
 	int		 used;
 	uint64_t	 node;
@@ -175,6 +181,8 @@ struct kanon {
 	uint32_t		 flatgen;
 	/* the classes kanon_mark() works on */
 	struct classes		 last;
+	struct pair		*pairs;
+	int			 npairs;
 };
 
 /* {====== building the quasi-identifiers */
@@ -742,6 +750,193 @@ build_base(struct kanon *k)
 
 /* }====== */
 
+/* {====== pair bounds */
+
+/*
+ * Two QIs' values together: the rows of every pair of codes, at every
+ * pair of levels. A pair rarer than k puts its rows in classes smaller
+ * than k at every node that has those two levels, whatever the others:
+ * the rows in rare pairs are a lower bound on what such a node must
+ * suppress, as the rows in rare values of one QI are, and a much closer
+ * one (on Adult with k = 5 it decides most of the lattice before any
+ * node is evaluated). Pairs whose tables would be large are left out:
+ * the bound only gets weaker.
+ */
+#define PAIR_CELLS	16384		/* per pair: leaf pairs, level pairs */
+#define PAIR_TOTAL	(1 << 20)	/* level pairs of all pairs */
+
+static void
+pairs_free(struct kanon *k)
+{
+	int i;
+
+	for (i = 0; i < k->npairs; i++) {
+		free(k->pairs[i].cnt);
+		free(k->pairs[i].rare);
+	}
+	free(k->pairs);
+	k->pairs = NULL;
+	k->npairs = 0;
+}
+
+/* Cells of QI c's codes at all levels. */
+static size_t
+cells_of(const struct kcol *q)
+{
+	size_t n = 0;
+	int l;
+
+	for (l = 0; l < q->nlevels; l++)
+		n += q->lab[l].n;
+	return n;
+}
+
+/*
+ * The level tables of pair pr from leaf, rows per leaf pair (a's leaf
+ * times b's leaves plus b's leaf).
+ */
+static void
+pair_fill(const struct kanon *k, struct pair *pr, const uint32_t *leaf)
+{
+	const struct kcol *qa = &k->q[pr->a], *qb = &k->q[pr->b];
+	uint32_t ia, ib, v, nb, *cell;
+	int la, lb;
+
+	cell = pr->cnt;
+	for (la = 0; la < qa->nlevels; la++)
+		for (lb = 0; lb < qb->nlevels; lb++) {
+			nb = qb->lab[lb].n;
+			for (ia = 0; ia < qa->nleaf; ia++)
+				for (ib = 0; ib < qb->nleaf; ib++)
+					if ((v = leaf[ia * qb->nleaf + ib]) > 0)
+						cell[qa->map[la][ia] * nb +
+						    qb->map[lb][ib]] += v;
+			cell += (size_t)qa->lab[la].n * nb;
+		}
+}
+
+/* Builds the pair tables from the base classes. Returns 0 or -1. */
+static int
+pairs_build(struct kanon *k)
+{
+	const struct classes *base = &k->base;
+	uint32_t *leaf = NULL, i;
+	size_t ncell, nleaf;
+	size_t total = 0;
+	struct pair *pr;
+	int a, b, rv = -1;
+
+	if ((k->pairs = calloc((size_t)k->nq * (size_t)k->nq / 2 + 1,
+	    sizeof(*k->pairs))) == NULL ||
+	    (leaf = calloc(PAIR_CELLS, sizeof(*leaf))) == NULL)
+		goto out;
+	for (a = 0; a < k->nq; a++)
+		for (b = a + 1; b < k->nq; b++) {
+			nleaf = (size_t)k->q[a].nleaf * k->q[b].nleaf;
+			ncell = cells_of(&k->q[a]) * cells_of(&k->q[b]);
+			if (nleaf > PAIR_CELLS || ncell > PAIR_CELLS ||
+			    total + ncell > PAIR_TOTAL)
+				continue;
+			total += ncell;
+			pr = &k->pairs[k->npairs];
+			pr->a = a;
+			pr->b = b;
+			if ((pr->cnt = calloc(ncell, sizeof(*pr->cnt))) == NULL ||
+			    (pr->rare = calloc((size_t)k->q[a].nlevels *
+			    k->q[b].nlevels, sizeof(*pr->rare))) == NULL) {
+				free(pr->cnt);
+				goto out;
+			}
+			k->npairs++;
+			memset(leaf, 0, nleaf * sizeof(*leaf));
+			for (i = 0; i < base->n; i++)
+				leaf[k->bcode[a][i] * k->q[b].nleaf +
+				    k->bcode[b][i]] += base->count[i];
+			pair_fill(k, pr, leaf);
+		}
+	rv = 0;
+ out:
+	if (rv != 0)
+		pairs_free(k);
+	free(leaf);
+	return rv;
+}
+
+/* The rows in values and pairs rarer than minc, per level (pair). */
+static void
+rare_count(struct kanon *k, uint32_t minc)
+{
+	const struct kcol *qa, *qb;
+	const uint32_t *cell;
+	struct pair *pr;
+	uint32_t code, n, j;
+	int c, l, la, lb, i;
+
+	for (c = 0; c < k->nq; c++)
+		for (l = 0; l < k->q[c].nlevels; l++) {
+			k->q[c].rare[l] = 0;
+			for (code = 0; code < k->q[c].lab[l].n; code++)
+				if (k->q[c].f[l][code] < minc)
+					k->q[c].rare[l] += k->q[c].f[l][code];
+		}
+	for (i = 0; i < k->npairs; i++) {
+		pr = &k->pairs[i];
+		qa = &k->q[pr->a];
+		qb = &k->q[pr->b];
+		cell = pr->cnt;
+		for (la = 0; la < qa->nlevels; la++)
+			for (lb = 0; lb < qb->nlevels; lb++) {
+				n = qa->lab[la].n * qb->lab[lb].n;
+				pr->rare[la * qb->nlevels + lb] = 0;
+				for (j = 0; j < n; j++)
+					if (cell[j] < minc)
+						pr->rare[la * qb->nlevels + lb] +=
+						    cell[j];
+				cell += n;
+			}
+	}
+}
+
+/*
+ * Whether the rare values (and pairs, if pairs) at lv alone exceed
+ * maxsupp. If so, box: the levels below which every node is as
+ * infeasible (lv at the QIs that decided, the top elsewhere).
+ */
+static int
+rare_exceeds(const struct kanon *k, const int *lv, double maxsupp,
+    int pairs, int *box)
+{
+	const struct pair *pr = NULL;
+	int c, d, i;
+
+	for (d = 0; d < k->nq; d++)
+		if ((double)k->q[d].rare[lv[d]] > maxsupp)
+			break;
+	if (d == k->nq) {
+		if (!pairs)
+			return 0;
+		for (i = 0; i < k->npairs; i++) {
+			pr = &k->pairs[i];
+			if ((double)pr->rare[lv[pr->a] * k->q[pr->b].nlevels +
+			    lv[pr->b]] > maxsupp)
+				break;
+		}
+		if (i == k->npairs)
+			return 0;
+	}
+	for (c = 0; c < k->nq; c++)
+		box[c] = k->q[c].nlevels - 1;
+	if (d < k->nq)
+		box[d] = lv[d];
+	else {
+		box[pr->a] = lv[pr->a];
+		box[pr->b] = lv[pr->b];
+	}
+	return 1;
+}
+
+/* }====== */
+
 /* {====== privacy models per class */
 
 static int
@@ -942,6 +1137,7 @@ kanon_free(struct kanon *k)
 	free(k->first);
 	free(k->ht);
 	free(k->flat);
+	pairs_free(k);
 	free(k->sens);
 	free(k->sglob);
 	free(k);
@@ -1428,11 +1624,13 @@ kanon_search(struct kanon *k, const struct kanon_params *p,
 	struct tags tags;
 	struct classes *cl;
 	uint64_t nodes = 1, evals = 0, i;
-	int lv[KANON_MAX_QI], c, found = 0, monotone, know, f, rv = 0;
+	int lv[KANON_MAX_QI], zero[KANON_MAX_QI], box[KANON_MAX_QI];
+	int c, found = 0, monotone, heuristic, know, f, rv = 0;
 	double maxsupp;
 
 	memset(r, 0, sizeof(*r));
 	memset(&tags, 0, sizeof(tags));
+	memset(zero, 0, sizeof(zero));
 	if (ensure_base(k, p, err) != 0)
 		return err != NULL ? err->code : VEIL_E_NOMEM;
 	for (c = 0; c < k->nq; c++)
@@ -1445,36 +1643,38 @@ kanon_search(struct kanon *k, const struct kanon_params *p,
 	    (tags.t = calloc(nodes, 1)) == NULL ||
 	    loss_order(k, p, nodes, order) != 0)
 		goto nomem;
-	/*
-	 * A value rarer than k at some QI's level puts every record that has
-	 * it in a class smaller than k: a lower bound on what a node must
-	 * suppress, known without evaluating it.
-	 */
-	for (c = 0; c < k->nq; c++) {
-		int l;
-		uint32_t code;
-
-		for (l = 0; l < k->q[c].nlevels; l++) {
-			k->q[c].rare[l] = 0;
-			for (code = 0; code < k->q[c].lab[l].n; code++)
-				if (k->q[c].f[l][code] < p->k)
-					k->q[c].rare[l] += k->q[c].f[l][code];
-		}
-	}
 	maxsupp = floor(p->limit * (double)k->nrows + 1e-9);
 	/* k, l-diversity: monotone; t-closeness is not */
 	monotone = p->t <= 0 && !p->brute_force;
+	/*
+	 * With suppression, entropy and recursive l-diversity are not quite
+	 * monotone (a failing class merged into a passing one can make it
+	 * fail), so their tags are a heuristic whose outcome depends on the
+	 * order of evaluation: they keep the order they always had, without
+	 * the pair bounds and their tags.
+	 */
+	heuristic = monotone && (p->ldiv == KANON_L_ENTROPY ||
+	    p->ldiv == KANON_L_RECURSIVE);
+	/*
+	 * A value (or a pair of two QIs' values) rarer than k at some levels
+	 * puts every record that has it in a class smaller than k: a lower
+	 * bound on what a node must suppress, known without evaluating it.
+	 */
+	if (!heuristic && !p->brute_force && k->pairs == NULL &&
+	    pairs_build(k) != 0)
+		goto nomem;
+	rare_count(k, p->k);
 	for (i = 0; i < nodes; i++) {
 		know = monotone ? tags.t[order[i]] : 0;
 		if (know == 2)
 			continue;
 		levels_of(k, order[i], lv);
-		if (know == 0) {
-			for (c = 0; c < k->nq; c++)
-				if ((double)k->q[c].rare[lv[c]] > maxsupp)
-					break;
-			if (c < k->nq)
-				continue;	/* infeasible by a marginal */
+		if (know == 0 && !p->brute_force &&
+		    rare_exceeds(k, lv, maxsupp, !heuristic, box)) {
+			/* infeasible by its values, and so are those below */
+			if (monotone && !heuristic)
+				mark_box(k, tags.t, zero, box, 2);
+			continue;
 		}
 		if (know == 0) {
 			if ((f = feasible(k, p, lv, &evals)) < 0)
