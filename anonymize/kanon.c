@@ -29,7 +29,8 @@
 #include "kanon.h"
 
 #define MAX_LEVELS	HIER_MAX_LEVELS
-#define CACHE		256	/* nodes whose classes are kept */
+#define CACHE		1024	/* nodes whose classes are kept */
+#define CACHE_MIN	((size_t)32 << 20)	/* bytes they may always take */
 
 /* {====== interning strings per level */
 
@@ -147,7 +148,7 @@ struct pair {
 struct cache {
 	int		 used;
 	uint64_t	 node;
-	int		 lv[KANON_MAX_QI];
+	uint8_t		 lv[KANON_MAX_QI];	/* levels < MAX_LEVELS */
 	struct classes	 cl;
 	uint64_t	 stamp;
 };
@@ -627,10 +628,17 @@ node_keys(struct kanon *k, const uint32_t *const *codes,
 	uint32_t i, ng;
 	int c;
 
-	memset(keys, 0, (size_t)n * sizeof(*keys));
 	for (c = 0; c < k->nq; c++) {
 		if ((card = k->q[c].lab[lv[c]].n) <= 1)
 			continue;	/* one value: no information */
+		if (radix == 1) {	/* no key yet, or all 0: the code */
+			m = k->q[c].map[lv[c]];
+			col = codes[c];
+			for (i = 0; i < n; i++)
+				keys[i] = m[col[idx != NULL ? idx[i] : i]];
+			radix = card;
+			continue;
+		}
 		if (radix > UINT64_MAX / card) {
 			/* renumber densely so that the key fits again */
 			if ((ng = group(k, n, radix)) == UINT32_MAX)
@@ -649,6 +657,8 @@ node_keys(struct kanon *k, const uint32_t *const *codes,
 				keys[i] = keys[i] * card + m[col[i]];
 		radix *= card;
 	}
+	if (radix == 1)		/* every QI at its top */
+		memset(keys, 0, (size_t)n * sizeof(*keys));
 	*radixp = radix;
 	return 0;
 }
@@ -1314,7 +1324,8 @@ classes_of(struct kanon *k, const int *lv, uint64_t node, uint64_t *evals)
 	roll_sum(k, from, &slot->cl, nout);
 	slot->used = 1;
 	slot->node = node;
-	memcpy(slot->lv, lv, sizeof(int) * (size_t)k->nq);
+	for (c = 0; c < k->nq; c++)
+		slot->lv[c] = (uint8_t)lv[c];
 	slot->stamp = ++k->stamp;
 	(*evals)++;
 	return &slot->cl;
@@ -1330,8 +1341,10 @@ ensure_base(struct kanon *k, const struct kanon_params *p,
 		return 0;
 	if (build_base(k) != 0)
 		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
-	/* as much as 32 copies of the base */
+	/* as much as 32 copies of the base, or CACHE_MIN */
 	k->budget = 32 * ((size_t)k->base.n + 1) * class_bytes(k);
+	if (k->budget < CACHE_MIN)
+		k->budget = CACHE_MIN;
 	return 0;
 }
 
