@@ -4,9 +4,10 @@
  * Each quasi-identifier's values become leaf codes, and every hierarchy
  * level a map from leaf code to level code. The records collapse into
  * base classes (distinct leaf tuples with counts); a node (one level per
- * QI) is evaluated by rolling the classes of a finer node it dominates up
- * to its levels, so that nodes high in the lattice cost a few hundred
- * hash inserts. Frequencies of every generalized value over the whole
+ * QI) is evaluated by rolling the classes of the smallest cached node it
+ * dominates up to its levels (a mixed-radix key per class, grouped
+ * directly or by hashing), so that nodes high in the lattice cost a few
+ * hundred steps. Frequencies of every generalized value over the whole
  * input are precomputed, which makes non-uniform entropy separable:
  *
  *   loss(node) = sum_c sum_rows log2 f_c(gen_c(row)) - log2 f_c(row)
@@ -17,8 +18,10 @@
  * the optimum; nodes that monotonicity already decides are skipped
  * (k-anonymity and l-diversity only grow with generalization, so the
  * predecessors of an infeasible node are infeasible too; t-closeness is
- * not monotone and gets no such pruning).
+ * not monotone and gets no such pruning), and so are nodes whose rare
+ * values or pairs of values alone exceed the suppression limit.
  */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1279,6 +1282,7 @@ cache_slot(struct kanon *k, struct cache *slot, const struct cache *keep,
 		} else
 			break;
 	}
+	assert(slot != NULL);	/* CACHE > 1: one entry is not keep */
 	slot->used = 0;
 	if (classes_reserve(k, &slot->cl, nout + 1) != 0)
 		return NULL;
