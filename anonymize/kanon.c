@@ -4,9 +4,10 @@
  * Each quasi-identifier's values become leaf codes, and every hierarchy
  * level a map from leaf code to level code. The records collapse into
  * base classes (distinct leaf tuples with counts); a node (one level per
- * QI) is evaluated by rolling the classes of a finer node it dominates up
- * to its levels, so that nodes high in the lattice cost a few hundred
- * hash inserts. Frequencies of every generalized value over the whole
+ * QI) is evaluated by rolling the classes of the smallest cached node it
+ * dominates up to its levels (a mixed-radix key per class, grouped
+ * directly or by hashing), so that nodes high in the lattice cost a few
+ * hundred steps. Frequencies of every generalized value over the whole
  * input are precomputed, which makes non-uniform entropy separable:
  *
  *   loss(node) = sum_c sum_rows log2 f_c(gen_c(row)) - log2 f_c(row)
@@ -17,8 +18,10 @@
  * the optimum; nodes that monotonicity already decides are skipped
  * (k-anonymity and l-diversity only grow with generalization, so the
  * predecessors of an infeasible node are infeasible too; t-closeness is
- * not monotone and gets no such pruning).
+ * not monotone and gets no such pruning), and so are nodes whose rare
+ * values or pairs of values alone exceed the suppression limit.
  */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,9 +32,8 @@
 #include "kanon.h"
 
 #define MAX_LEVELS	HIER_MAX_LEVELS
-#define CACHE		32
-
-typedef unsigned __int128 u128;
+#define CACHE		1024	/* nodes whose classes are kept */
+#define CACHE_MIN	((size_t)32 << 20)	/* bytes they may always take */
 
 /* {====== interning strings per level */
 
@@ -121,21 +123,35 @@ struct kcol {
 	double		 lm[MAX_LEVELS];	/* loss metric contribution */
 	uint64_t	*f[MAX_LEVELS];		/* per level: code -> rows */
 	uint64_t	 rare[MAX_LEVELS];	/* rows in codes rarer than k */
-	int		 bits[MAX_LEVELS];
 };
 
 struct classes {
-	u128		*key;
-	uint32_t	*rep;		/* a row of the class */
-	uint64_t	*count;
+	uint32_t	*rep;		/* a base class in the class */
+	uint32_t	*count;		/* rows */
 	uint32_t	*hist;		/* nsens per class */
 	uint32_t	 n, cap;
+};
+
+/* grouping tables: hashed, and direct-indexed by the key */
+struct slot {
+	uint64_t	 key;
+	uint32_t	 gen, id;
+};
+
+struct fslot {
+	uint32_t	 gen, id;
+};
+
+struct pair {
+	int		 a, b;		/* QIs, a < b */
+	uint32_t	*cnt;		/* per level pair: rows per code pair */
+	uint64_t	*rare;		/* per level pair: rows in rare pairs */
 };
 
 struct cache {
 	int		 used;
 	uint64_t	 node;
-	int		 lv[KANON_MAX_QI];
+	uint8_t		 lv[KANON_MAX_QI];	/* levels < MAX_LEVELS */
 	struct classes	 cl;
 	uint64_t	 stamp;
 };
@@ -147,6 +163,8 @@ struct kanon {
 	struct kcol		 q[KANON_MAX_QI];
 	double			 kconst;	/* sum_c sum_rows log2 f(leaf) */
 	struct classes		 base;
+	uint32_t		*bcode[KANON_MAX_QI];	/* base class -> leaf */
+	uint32_t		*rowcls;	/* row -> base class */
 	/* sensitive attribute of the current search */
 	int			 scol;
 	uint32_t		 nsens;
@@ -155,12 +173,20 @@ struct kanon {
 	int			 sordered;	/* numeric: ordered distance */
 	struct cache		 cache[CACHE];
 	uint64_t		 stamp;
-	/* the roll-up's hash table, reused: a slot is live if its
-	 * generation is the current one, so nothing is cleared */
-	uint32_t		*ht_idx, *ht_gen;
-	uint32_t		 htcap, gen;
+	size_t			 budget;	/* bytes the cache may hold */
+	/* the roll-ups' scratch: per input its key and class, per class
+	 * its first input; the grouping tables */
+	uint64_t		*keys;
+	uint32_t		*ids, *first, scap;
+	struct slot		*ht;
+	uint32_t		 htcap, htgen;
+	struct fslot		*flat;
+	size_t			 flatcap;
+	uint32_t		 flatgen;
 	/* the classes kanon_mark() works on */
 	struct classes		 last;
+	struct pair		*pairs;
+	int			 npairs;
 };
 
 /* {====== building the quasi-identifiers */
@@ -405,7 +431,6 @@ build_col(struct kanon *k, const struct schema *s, int col, struct kcol *q,
 		for (code = 0; code < q->lab[lv].n; code++)
 			f[code] = log2(f[code]);
 		q->logf[lv] = f;
-		q->bits[lv] = bits_for(q->lab[lv].n);
 	}
 	rv = 0;
 	goto out;
@@ -421,125 +446,506 @@ build_col(struct kanon *k, const struct schema *s, int col, struct kcol *q,
 
 /* {====== classes */
 
+/*
+ * A node's classes are numbered by a key: the mixed-radix number of
+ * their level codes, which is dense enough at most nodes to index a flat
+ * table directly, and fits 64 bits; where the product of the radices
+ * would not, the key so far is first renumbered densely (see node_keys).
+ * Keys are computed for all inputs first and grouped after: two simple
+ * loops rather than one that waits on the hash table at every step.
+ */
+
 static void
 classes_free(struct classes *cl)
 {
-	free(cl->key);
 	free(cl->rep);
 	free(cl->count);
 	free(cl->hist);
 	memset(cl, 0, sizeof(*cl));
 }
 
+static size_t
+class_bytes(const struct kanon *k)
+{
+	return 2 * sizeof(uint32_t) + (size_t)k->nsens * sizeof(uint32_t);
+}
+
+/* Room for n classes; the contents are not kept. */
 static int
-classes_reserve(struct classes *cl, uint32_t n, uint32_t nsens)
+classes_reserve(struct kanon *k, struct classes *cl, uint32_t n)
 {
 	if (n <= cl->cap)
 		return 0;
 	classes_free(cl);
-	if ((cl->key = calloc(n, sizeof(u128))) == NULL ||
-	    (cl->rep = calloc(n, sizeof(uint32_t))) == NULL ||
-	    (cl->count = calloc(n, sizeof(uint64_t))) == NULL ||
-	    (nsens > 0 && (cl->hist = calloc((size_t)n * nsens,
-	    sizeof(uint32_t))) == NULL))
+	if ((cl->rep = reallocarray(NULL, n, sizeof(uint32_t))) == NULL ||
+	    (cl->count = reallocarray(NULL, n, sizeof(uint32_t))) == NULL ||
+	    (k->nsens > 0 && (cl->hist = reallocarray(NULL, n,
+	    (size_t)k->nsens * sizeof(uint32_t))) == NULL))
 		return -1;
 	cl->cap = n;
 	return 0;
 }
 
-static inline u128
-node_key(const struct kanon *k, const int *lv, uint32_t row)
+/* Scratch space for n inputs; 0 or -1. */
+static int
+scratch_reserve(struct kanon *k, uint32_t n)
 {
-	u128 key = 0;
-	int i;
+	uint32_t cap;
 
-	for (i = 0; i < k->nq; i++)
-		key = (key << k->q[i].bits[lv[i]]) |
-		    k->q[i].map[lv[i]][k->q[i].leaf[row]];
-	return key;
+	if (n <= k->scap)
+		return 0;
+	free(k->keys);
+	free(k->ids);
+	free(k->first);
+	k->scap = 0;
+	if ((k->keys = reallocarray(NULL, n, sizeof(uint64_t))) == NULL ||
+	    (k->ids = reallocarray(NULL, n, sizeof(uint32_t))) == NULL ||
+	    (k->first = reallocarray(NULL, n, sizeof(uint32_t))) == NULL)
+		return -1;
+	k->scap = n;
+	for (cap = 64; cap < 2 * n; cap *= 2)
+		;
+	if (cap > k->htcap) {
+		free(k->ht);
+		k->htcap = 0;
+		if ((k->ht = calloc(cap, sizeof(*k->ht))) == NULL)
+			return -1;
+		k->htcap = cap;
+		k->htgen = 0;
+	}
+	return 0;
 }
 
-static uint64_t
-mix(u128 x)
+static inline uint64_t
+mix(uint64_t h)
 {
-	uint64_t h = (uint64_t)x ^ (uint64_t)(x >> 64) * 0x9e3779b97f4a7c15ULL;
-
 	h ^= h >> 29;
 	h *= 0xbf58476d1ce4e5b9ULL;
 	return h ^ (h >> 32);
 }
 
 /*
- * Rolls from (classes, or the rows if from is NULL) up to levels lv into
- * out. Returns 0 or -1 (out of memory).
+ * The generation of the grouping tables: a slot is live if it carries
+ * the current one, so nothing is cleared between groupings.
  */
-static int
-roll_up(struct kanon *k, const struct classes *from, const int *lv,
-    struct classes *out)
+static uint32_t
+next_gen(uint32_t *gen, void *t, size_t size)
 {
-	uint32_t n = from != NULL ? from->n : (uint32_t)k->nrows, i, j, cap;
-	uint32_t *ht, *gen, g, idx, rep;
-	u128 key;
-	uint64_t cnt;
+	if (++*gen == 0) {	/* wrapped: start clean */
+		memset(t, 0, size);
+		*gen = 1;
+	}
+	return *gen;
+}
 
+/* Direct-indexed grouping, for keys below radix (small). */
+static uint32_t
+group_flat(struct kanon *k, uint32_t n, uint64_t radix)
+{
+	const uint64_t *keys = k->keys;
+	uint32_t i, g, ng = 0, *ids = k->ids, *first = k->first;
+	struct fslot *t;
+
+	if (radix > k->flatcap) {
+		free(k->flat);
+		k->flatcap = 0;
+		if ((k->flat = calloc(radix, sizeof(*k->flat))) == NULL)
+			return UINT32_MAX;
+		k->flatcap = radix;
+		k->flatgen = 0;
+	}
+	t = k->flat;
+	g = next_gen(&k->flatgen, t, k->flatcap * sizeof(*t));
+	for (i = 0; i < n; i++) {
+		struct fslot *s = &t[keys[i]];
+
+		if (s->gen != g) {
+			s->gen = g;
+			s->id = ng;
+			first[ng++] = i;
+		}
+		ids[i] = s->id;
+	}
+	return ng;
+}
+
+/* Open addressing in the first cap slots, for keys too sparse to index. */
+static uint32_t
+group_hash(struct kanon *k, uint32_t n, uint32_t cap)
+{
+	const uint64_t *keys = k->keys;
+	uint32_t i, j, g, ng = 0, mask = cap - 1;
+	uint32_t *ids = k->ids, *first = k->first;
+	struct slot *t = k->ht;
+
+	g = next_gen(&k->htgen, t, k->htcap * sizeof(*t));
+	for (i = 0; i < n; i++) {
+		for (j = (uint32_t)mix(keys[i]) & mask; t[j].gen == g;
+		    j = (j + 1) & mask)
+			if (t[j].key == keys[i])
+				break;
+		if (t[j].gen != g) {
+			t[j].gen = g;
+			t[j].key = keys[i];
+			t[j].id = ng;
+			first[ng++] = i;
+		}
+		ids[i] = t[j].id;
+	}
+	return ng;
+}
+
+/*
+ * Numbers the distinct values of k->keys[0..n), all below radix, in the
+ * order they first appear: k->ids[i] is input i's number, k->first[id]
+ * the first input with it. Returns how many, or UINT32_MAX (out of
+ * memory).
+ */
+static uint32_t
+group(struct kanon *k, uint32_t n, uint64_t radix)
+{
+	uint32_t cap;
+
+	/*
+	 * Only as much of the tables as n needs, so that small groupings
+	 * stay in the cache; a flat table no larger than the hash table.
+	 */
 	for (cap = 64; cap < 2 * n; cap *= 2)
 		;
-	if (cap > k->htcap) {
-		free(k->ht_idx);
-		free(k->ht_gen);
-		k->htcap = 0;
-		if ((k->ht_idx = calloc(cap, sizeof(uint32_t))) == NULL ||
-		    (k->ht_gen = calloc(cap, sizeof(uint32_t))) == NULL)
-			return -1;
-		k->htcap = cap;
-		k->gen = 0;
-	}
-	cap = k->htcap;
-	ht = k->ht_idx;
-	gen = k->ht_gen;
-	if (++k->gen == 0) {	/* wrapped: start clean */
-		memset(gen, 0, cap * sizeof(uint32_t));
-		k->gen = 1;
-	}
-	g = k->gen;
-	if (classes_reserve(out, n + 1, k->nsens) != 0)
-		return -1;
-	out->n = 0;
-	if (k->nsens > 0)
-		memset(out->hist, 0, (size_t)out->cap * k->nsens *
-		    sizeof(uint32_t));
-	for (i = 0; i < n; i++) {
-		rep = from != NULL ? from->rep[i] : i;
-		cnt = from != NULL ? from->count[i] : 1;
-		key = node_key(k, lv, rep);
-		for (j = (uint32_t)mix(key) & (cap - 1); gen[j] == g;
-		    j = (j + 1) & (cap - 1))
-			if (out->key[ht[j]] == key)
-				break;
-		if (gen[j] != g) {
-			idx = out->n++;
-			gen[j] = g;
-			ht[j] = idx;
-			out->key[idx] = key;
-			out->rep[idx] = rep;
-			out->count[idx] = 0;
-		} else
-			idx = ht[j];
-		out->count[idx] += cnt;
-		if (k->nsens > 0) {
-			uint32_t s, *dst = out->hist + (size_t)idx * k->nsens;
+	if (radix <= (uint64_t)cap * 2)
+		return group_flat(k, n, radix);
+	return group_hash(k, n, cap);
+}
 
-			if (from != NULL) {
-				const uint32_t *src = from->hist +
-				    (size_t)i * k->nsens;
+/*
+ * k->keys[0..n) for the items whose leaf codes are codes[c][idx[i]]
+ * (codes[c][i] if idx is NULL) at levels lv. *radixp: the bound on the
+ * keys. Returns 0 or -1 (out of memory).
+ */
+static int
+node_keys(struct kanon *k, const uint32_t *const *codes,
+    const uint32_t *idx, uint32_t n, const int *lv, uint64_t *radixp)
+{
+	uint64_t *keys = k->keys, radix = 1, card;
+	const uint32_t *m, *col;
+	uint32_t i, ng;
+	int c;
 
-				for (s = 0; s < k->nsens; s++)
-					dst[s] += src[s];
-			} else if (k->sens[rep] != UINT32_MAX)
-				dst[k->sens[rep]]++;
+	for (c = 0; c < k->nq; c++) {
+		if ((card = k->q[c].lab[lv[c]].n) <= 1)
+			continue;	/* one value: no information */
+		if (radix == 1) {	/* no key yet, or all 0: the code */
+			m = k->q[c].map[lv[c]];
+			col = codes[c];
+			for (i = 0; i < n; i++)
+				keys[i] = m[col[idx != NULL ? idx[i] : i]];
+			radix = card;
+			continue;
 		}
+		if (radix > UINT64_MAX / card) {
+			/* renumber densely so that the key fits again */
+			if ((ng = group(k, n, radix)) == UINT32_MAX)
+				return -1;
+			for (i = 0; i < n; i++)
+				keys[i] = k->ids[i];
+			radix = ng;
+		}
+		m = k->q[c].map[lv[c]];
+		col = codes[c];
+		if (idx != NULL)
+			for (i = 0; i < n; i++)
+				keys[i] = keys[i] * card + m[col[idx[i]]];
+		else
+			for (i = 0; i < n; i++)
+				keys[i] = keys[i] * card + m[col[i]];
+		radix *= card;
+	}
+	if (radix == 1)		/* every QI at its top */
+		memset(keys, 0, (size_t)n * sizeof(*keys));
+	*radixp = radix;
+	return 0;
+}
+
+/*
+ * Groups the classes from (finer than lv) by their codes at lv: k->ids,
+ * k->first. Returns how many classes lv has, or UINT32_MAX.
+ */
+static uint32_t
+roll_keys(struct kanon *k, const struct classes *from, const int *lv)
+{
+	uint64_t radix;
+
+	if (scratch_reserve(k, from->n) != 0 ||
+	    node_keys(k, (const uint32_t *const *)k->bcode, from->rep,
+	    from->n, lv, &radix) != 0)
+		return UINT32_MAX;
+	return group(k, from->n, radix);
+}
+
+/* Sums the classes from into out, as roll_keys() grouped them. */
+static void
+roll_sum(const struct kanon *k, const struct classes *from,
+    struct classes *out, uint32_t nout)
+{
+	const uint32_t *ids = k->ids;
+	size_t ns = k->nsens;
+	uint32_t i, s, *dst;
+	const uint32_t *src;
+
+	out->n = nout;
+	for (i = 0; i < nout; i++) {
+		out->rep[i] = from->rep[k->first[i]];
+		out->count[i] = 0;
+	}
+	for (i = 0; i < from->n; i++)
+		out->count[ids[i]] += from->count[i];
+	if (ns == 0)
+		return;
+	memset(out->hist, 0, nout * ns * sizeof(uint32_t));
+	for (i = 0; i < from->n; i++) {
+		dst = out->hist + ids[i] * ns;
+		src = from->hist + i * ns;
+		for (s = 0; s < ns; s++)
+			dst[s] += src[s];
+	}
+}
+
+/*
+ * The base classes: the distinct leaf tuples of the rows, with their
+ * codes (k->bcode) and, per row, its class (k->rowcls).
+ */
+static int
+build_base(struct kanon *k)
+{
+	const uint32_t *leaf[KANON_MAX_QI];
+	struct classes *b = &k->base;
+	uint32_t n = (uint32_t)k->nrows, nb, i;
+	uint64_t radix;
+	int zero[KANON_MAX_QI], c;
+
+	memset(zero, 0, sizeof(zero));
+	for (c = 0; c < k->nq; c++)
+		leaf[c] = k->q[c].leaf;
+	if (scratch_reserve(k, n + 1) != 0 ||
+	    node_keys(k, leaf, NULL, n, zero, &radix) != 0 ||
+	    (nb = group(k, n, radix)) == UINT32_MAX ||
+	    classes_reserve(k, b, nb + 1) != 0)
+		return -1;
+	free(k->rowcls);
+	if ((k->rowcls = reallocarray(NULL, n + 1, sizeof(uint32_t))) ==
+	    NULL)
+		return -1;
+	memcpy(k->rowcls, k->ids, (size_t)n * sizeof(uint32_t));
+	for (c = 0; c < k->nq; c++) {
+		free(k->bcode[c]);
+		if ((k->bcode[c] = reallocarray(NULL, nb + 1,
+		    sizeof(uint32_t))) == NULL)
+			return -1;
+		for (i = 0; i < nb; i++)
+			k->bcode[c][i] = leaf[c][k->first[i]];
+	}
+	b->n = nb;
+	for (i = 0; i < nb; i++) {
+		b->rep[i] = i;
+		b->count[i] = 0;
+	}
+	for (i = 0; i < n; i++)
+		b->count[k->rowcls[i]]++;
+	if (k->nsens > 0) {
+		memset(b->hist, 0, (size_t)nb * k->nsens * sizeof(uint32_t));
+		for (i = 0; i < n; i++)
+			if (k->sens[i] != UINT32_MAX)
+				b->hist[(size_t)k->rowcls[i] * k->nsens +
+				    k->sens[i]]++;
 	}
 	return 0;
+}
+
+/* }====== */
+
+/* {====== pair bounds */
+
+/*
+ * Two QIs' values together: the rows of every pair of codes, at every
+ * pair of levels. A pair rarer than k puts its rows in classes smaller
+ * than k at every node that has those two levels, whatever the others:
+ * the rows in rare pairs are a lower bound on what such a node must
+ * suppress, as the rows in rare values of one QI are, and a much closer
+ * one (on Adult with k = 5 it decides most of the lattice before any
+ * node is evaluated). Pairs whose tables would be large are left out:
+ * the bound only gets weaker.
+ */
+#define PAIR_CELLS	16384		/* per pair: leaf pairs, level pairs */
+#define PAIR_TOTAL	(1 << 20)	/* level pairs of all pairs */
+
+static void
+pairs_free(struct kanon *k)
+{
+	int i;
+
+	for (i = 0; i < k->npairs; i++) {
+		free(k->pairs[i].cnt);
+		free(k->pairs[i].rare);
+	}
+	free(k->pairs);
+	k->pairs = NULL;
+	k->npairs = 0;
+}
+
+/* Cells of QI c's codes at all levels. */
+static size_t
+cells_of(const struct kcol *q)
+{
+	size_t n = 0;
+	int l;
+
+	for (l = 0; l < q->nlevels; l++)
+		n += q->lab[l].n;
+	return n;
+}
+
+/*
+ * The level tables of pair pr from leaf, rows per leaf pair (a's leaf
+ * times b's leaves plus b's leaf).
+ */
+static void
+pair_fill(const struct kanon *k, struct pair *pr, const uint32_t *leaf)
+{
+	const struct kcol *qa = &k->q[pr->a], *qb = &k->q[pr->b];
+	uint32_t ia, ib, v, nb, *cell;
+	int la, lb;
+
+	cell = pr->cnt;
+	for (la = 0; la < qa->nlevels; la++)
+		for (lb = 0; lb < qb->nlevels; lb++) {
+			nb = qb->lab[lb].n;
+			for (ia = 0; ia < qa->nleaf; ia++)
+				for (ib = 0; ib < qb->nleaf; ib++)
+					if ((v = leaf[ia * qb->nleaf + ib]) > 0)
+						cell[qa->map[la][ia] * nb +
+						    qb->map[lb][ib]] += v;
+			cell += (size_t)qa->lab[la].n * nb;
+		}
+}
+
+/* Builds the pair tables from the base classes. Returns 0 or -1. */
+static int
+pairs_build(struct kanon *k)
+{
+	const struct classes *base = &k->base;
+	uint32_t *leaf = NULL, i;
+	size_t ncell, nleaf;
+	size_t total = 0;
+	struct pair *pr;
+	int a, b, rv = -1;
+
+	if ((k->pairs = calloc((size_t)k->nq * (size_t)k->nq / 2 + 1,
+	    sizeof(*k->pairs))) == NULL ||
+	    (leaf = calloc(PAIR_CELLS, sizeof(*leaf))) == NULL)
+		goto out;
+	for (a = 0; a < k->nq; a++)
+		for (b = a + 1; b < k->nq; b++) {
+			nleaf = (size_t)k->q[a].nleaf * k->q[b].nleaf;
+			ncell = cells_of(&k->q[a]) * cells_of(&k->q[b]);
+			if (nleaf > PAIR_CELLS || ncell > PAIR_CELLS ||
+			    total + ncell > PAIR_TOTAL)
+				continue;
+			total += ncell;
+			pr = &k->pairs[k->npairs];
+			pr->a = a;
+			pr->b = b;
+			if ((pr->cnt = calloc(ncell, sizeof(*pr->cnt))) == NULL ||
+			    (pr->rare = calloc((size_t)k->q[a].nlevels *
+			    k->q[b].nlevels, sizeof(*pr->rare))) == NULL) {
+				free(pr->cnt);
+				goto out;
+			}
+			k->npairs++;
+			memset(leaf, 0, nleaf * sizeof(*leaf));
+			for (i = 0; i < base->n; i++)
+				leaf[k->bcode[a][i] * k->q[b].nleaf +
+				    k->bcode[b][i]] += base->count[i];
+			pair_fill(k, pr, leaf);
+		}
+	rv = 0;
+ out:
+	if (rv != 0)
+		pairs_free(k);
+	free(leaf);
+	return rv;
+}
+
+/* The rows in values and pairs rarer than minc, per level (pair). */
+static void
+rare_count(struct kanon *k, uint32_t minc)
+{
+	const struct kcol *qa, *qb;
+	const uint32_t *cell;
+	struct pair *pr;
+	uint32_t code, n, j;
+	int c, l, la, lb, i;
+
+	for (c = 0; c < k->nq; c++)
+		for (l = 0; l < k->q[c].nlevels; l++) {
+			k->q[c].rare[l] = 0;
+			for (code = 0; code < k->q[c].lab[l].n; code++)
+				if (k->q[c].f[l][code] < minc)
+					k->q[c].rare[l] += k->q[c].f[l][code];
+		}
+	for (i = 0; i < k->npairs; i++) {
+		pr = &k->pairs[i];
+		qa = &k->q[pr->a];
+		qb = &k->q[pr->b];
+		cell = pr->cnt;
+		for (la = 0; la < qa->nlevels; la++)
+			for (lb = 0; lb < qb->nlevels; lb++) {
+				n = qa->lab[la].n * qb->lab[lb].n;
+				pr->rare[la * qb->nlevels + lb] = 0;
+				for (j = 0; j < n; j++)
+					if (cell[j] < minc)
+						pr->rare[la * qb->nlevels + lb] +=
+						    cell[j];
+				cell += n;
+			}
+	}
+}
+
+/*
+ * Whether the rare values (and pairs, if pairs) at lv alone exceed
+ * maxsupp. If so, box: the levels below which every node is as
+ * infeasible (lv at the QIs that decided, the top elsewhere).
+ */
+static int
+rare_exceeds(const struct kanon *k, const int *lv, double maxsupp,
+    int pairs, int *box)
+{
+	const struct pair *pr = NULL;
+	int c, d, i;
+
+	for (d = 0; d < k->nq; d++)
+		if ((double)k->q[d].rare[lv[d]] > maxsupp)
+			break;
+	if (d == k->nq) {
+		if (!pairs)
+			return 0;
+		for (i = 0; i < k->npairs; i++) {
+			pr = &k->pairs[i];
+			if ((double)pr->rare[lv[pr->a] * k->q[pr->b].nlevels +
+			    lv[pr->b]] > maxsupp)
+				break;
+		}
+		if (i == k->npairs)
+			return 0;
+	}
+	for (c = 0; c < k->nq; c++)
+		box[c] = k->q[c].nlevels - 1;
+	if (d < k->nq)
+		box[d] = lv[d];
+	else {
+		box[pr->a] = lv[pr->a];
+		box[pr->b] = lv[pr->b];
+	}
+	return 1;
 }
 
 /* }====== */
@@ -622,7 +1028,7 @@ judge(const struct kanon *k, const struct kanon_params *p, const int *lv,
     const struct classes *cl, struct kanon_result *r)
 {
 	uint64_t supp = 0, kept = 0, minc = UINT64_MAX, uniq = 0;
-	double ent = 0, lm = 0, logn = log2((double)k->nrows), risk = 0, sum;
+	double ent, lm = 0, risk = 0;
 	uint32_t i;
 	int c, b;
 
@@ -637,17 +1043,13 @@ judge(const struct kanon *k, const struct kanon_params *p, const int *lv,
 			minc = cl->count[i];
 		uniq += cl->count[i] == 1;
 		risk += 1;	/* sum over records of 1/size */
-		for (sum = 0, c = 0; c < k->nq; c++)
-			sum += k->q[c].logf[lv[c]][k->q[c].map[lv[c]][
-			    k->q[c].leaf[cl->rep[i]]]];
-		ent += (double)cl->count[i] * sum;
 		b = cl->count[i] >= 100 ? 7 : cl->count[i] >= 50 ? 6 :
 		    cl->count[i] >= 20 ? 5 : cl->count[i] >= 10 ? 4 :
 		    cl->count[i] >= 5 ? 3 : cl->count[i] >= 3 ? 2 :
 		    cl->count[i] >= 2 ? 1 : 0;
 		r->hist[b] += cl->count[i];
 	}
-	(void)logn;
+	/* the loss is separable (see the top of the file) */
 	for (ent = -k->kconst, c = 0; c < k->nq; c++) {
 		ent += k->q[c].lossl[lv[c]];
 		lm += k->q[c].lm[lv[c]];
@@ -705,7 +1107,7 @@ kanon_new(const struct table *t, const struct schema *s,
 		goto fail;
 	}
 	for (c = 0; c < k->nq; c++) {
-		bits += k->q[c].bits[0];
+		bits += bits_for(k->q[c].lab[0].n);
 		k->kconst += k->q[c].lossl[0];
 	}
 	if (bits > 128) {
@@ -740,8 +1142,15 @@ kanon_free(struct kanon *k)
 		classes_free(&k->cache[i].cl);
 	classes_free(&k->base);
 	classes_free(&k->last);
-	free(k->ht_idx);
-	free(k->ht_gen);
+	for (c = 0; c < k->nq; c++)
+		free(k->bcode[c]);
+	free(k->rowcls);
+	free(k->keys);
+	free(k->ids);
+	free(k->first);
+	free(k->ht);
+	free(k->flat);
+	pairs_free(k);
 	free(k->sens);
 	free(k->sglob);
 	free(k);
@@ -772,6 +1181,7 @@ prepare_sensitive(struct kanon *k, const struct kanon_params *p,
 	k->nsens = 0;
 	k->scol = col;
 	classes_free(&k->base);
+	classes_free(&k->last);	/* its histograms are per value */
 	for (i = 0; i < CACHE; i++) {
 		classes_free(&k->cache[i].cl);
 		k->cache[i].used = 0;
@@ -840,17 +1250,60 @@ prepare_sensitive(struct kanon *k, const struct kanon_params *p,
 	return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
 }
 
-/* Classes of node lv: from the finest cached node it dominates. */
+/*
+ * A cache entry for nout classes: a free one, else the least recently
+ * used but keep (the parent being read); older entries are dropped while
+ * the cache would hold more than its budget.
+ */
+static struct cache *
+cache_slot(struct kanon *k, struct cache *slot, const struct cache *keep,
+    uint32_t nout)
+{
+	size_t cb = class_bytes(k), held;
+	struct cache *e, *old;
+	int i;
+
+	for (;;) {
+		held = (size_t)nout * cb;
+		old = NULL;
+		for (i = 0; i < CACHE; i++) {
+			e = &k->cache[i];
+			if (e == slot || !e->used)
+				continue;
+			held += (size_t)e->cl.cap * cb;
+			if (e != keep && (old == NULL || e->stamp < old->stamp))
+				old = e;
+		}
+		if (slot == NULL)
+			slot = old;
+		else if (held > k->budget && old != NULL) {
+			classes_free(&old->cl);
+			old->used = 0;
+		} else
+			break;
+	}
+	assert(slot != NULL);	/* CACHE > 1: one entry is not keep */
+	slot->used = 0;
+	if (classes_reserve(k, &slot->cl, nout + 1) != 0)
+		return NULL;
+	return slot;
+}
+
+/*
+ * Classes of node lv: rolled up from the cached node it dominates that
+ * has the fewest classes. Being a parent counts as a use: the nodes low
+ * in the lattice that everything rolls up from stay.
+ */
 static struct classes *
 classes_of(struct kanon *k, const int *lv, uint64_t node, uint64_t *evals)
 {
-	struct cache *best = NULL, *slot = NULL;
-	const struct classes *from;
-	int i, c, ok;
+	struct cache *best = NULL, *slot = NULL, *e;
+	const struct classes *from = &k->base;
+	uint32_t nout;
+	int i, c;
 
 	for (i = 0; i < CACHE; i++) {
-		struct cache *e = &k->cache[i];
-
+		e = &k->cache[i];
 		if (!e->used) {
 			if (slot == NULL)
 				slot = e;
@@ -860,23 +1313,23 @@ classes_of(struct kanon *k, const int *lv, uint64_t node, uint64_t *evals)
 			e->stamp = ++k->stamp;
 			return &e->cl;
 		}
-		for (ok = 1, c = 0; c < k->nq && ok; c++)
-			ok = e->lv[c] <= lv[c];
-		if (ok && (best == NULL || e->cl.n < best->cl.n))
+		for (c = 0; c < k->nq && e->lv[c] <= lv[c]; c++)
+			;
+		if (c == k->nq && (best == NULL || e->cl.n < best->cl.n))
 			best = e;
 	}
-	if (slot == NULL)	/* evict the least recently used */
-		for (i = 0; i < CACHE; i++)
-			if (slot == NULL || k->cache[i].stamp < slot->stamp)
-				slot = &k->cache[i];
-	from = best != NULL ? &best->cl : &k->base;
-	if (best == slot)
-		from = &k->base;
-	if (roll_up(k, from, lv, &slot->cl) != 0)
+	if (best != NULL) {
+		best->stamp = ++k->stamp;
+		from = &best->cl;
+	}
+	if ((nout = roll_keys(k, from, lv)) == UINT32_MAX ||
+	    (slot = cache_slot(k, slot, best, nout)) == NULL)
 		return NULL;
+	roll_sum(k, from, &slot->cl, nout);
 	slot->used = 1;
 	slot->node = node;
-	memcpy(slot->lv, lv, sizeof(int) * (size_t)k->nq);
+	for (c = 0; c < k->nq; c++)
+		slot->lv[c] = (uint8_t)lv[c];
 	slot->stamp = ++k->stamp;
 	(*evals)++;
 	return &slot->cl;
@@ -886,15 +1339,16 @@ static int
 ensure_base(struct kanon *k, const struct kanon_params *p,
     struct veil_err *err)
 {
-	int zero[KANON_MAX_QI];
-
 	if (prepare_sensitive(k, p, err) != 0)
 		return -1;
 	if (k->base.n > 0)
 		return 0;
-	memset(zero, 0, sizeof(zero));
-	if (roll_up(k, NULL, zero, &k->base) != 0)
+	if (build_base(k) != 0)
 		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
+	/* as much as 32 copies of the base, or CACHE_MIN */
+	k->budget = 32 * ((size_t)k->base.n + 1) * class_bytes(k);
+	if (k->budget < CACHE_MIN)
+		k->budget = CACHE_MIN;
 	return 0;
 }
 
@@ -909,22 +1363,88 @@ levels_of(const struct kanon *k, uint64_t node, int *lv)
 	}
 }
 
-struct cand {
-	double		 lb;
-	int		 height;
-	uint64_t	 node;
-};
-
-static int
-cmp_cand(const void *a, const void *b)
+/* Sorts as the loss: non-negative doubles sort as their bits. */
+static uint64_t
+loss_bits(double x)
 {
-	const struct cand *x = a, *y = b;
+	uint64_t u;
 
-	if (x->lb != y->lb)
-		return x->lb < y->lb ? -1 : 1;
-	if (x->height != y->height)
-		return x->height - y->height;
-	return (x->node > y->node) - (x->node < y->node);
+	if (x == 0)
+		x = 0;		/* -0 ties with 0 */
+	memcpy(&u, &x, sizeof(u));
+	return u >> 63 ? ~u : u | (uint64_t)1 << 63;
+}
+
+/*
+ * Every node, least loss first, ties by height, then by number (the
+ * level vector in column order): a counting sort by height, then a
+ * stable radix sort by the loss. order: nodes entries. Returns 0 or -1.
+ */
+static int
+loss_order(const struct kanon *k, const struct kanon_params *p,
+    uint64_t nodes, uint32_t *order)
+{
+	uint64_t *key = NULL, n;
+	uint32_t hcnt[KANON_MAX_QI * MAX_LEVELS + 1], cnt[256];
+	uint32_t *tmp = NULL, *src, *dst, *sw, sum, i, d;
+	uint16_t *height = NULL;
+	int lv[KANON_MAX_QI], c, h, pass, rv = -1;
+	double lb;
+
+	if ((key = reallocarray(NULL, nodes, sizeof(*key))) == NULL ||
+	    (tmp = reallocarray(NULL, nodes, sizeof(*tmp))) == NULL ||
+	    (height = reallocarray(NULL, nodes, sizeof(*height))) == NULL)
+		goto out;
+	memset(lv, 0, sizeof(lv));
+	memset(hcnt, 0, sizeof(hcnt));
+	for (n = 0; n < nodes; n++) {
+		for (h = 0, lb = 0, c = 0; c < k->nq; c++) {
+			h += lv[c];
+			lb += p->metric == KANON_M_LOSS ? k->q[c].lm[lv[c]] :
+			    k->q[c].lossl[lv[c]];
+		}
+		key[n] = loss_bits(lb);
+		height[n] = (uint16_t)h;
+		hcnt[h]++;
+		for (c = k->nq - 1; c >= 0 && ++lv[c] == k->q[c].nlevels;
+		    c--)
+			lv[c] = 0;	/* the next node number */
+	}
+	/* by height, stable in node number */
+	for (sum = 0, h = 0; h < (int)(sizeof(hcnt) / sizeof(hcnt[0])); h++) {
+		i = hcnt[h];
+		hcnt[h] = sum;
+		sum += i;
+	}
+	for (n = 0; n < nodes; n++)
+		tmp[hcnt[height[n]]++] = (uint32_t)n;
+	src = tmp;
+	dst = order;
+	for (pass = 0; pass < 8; pass++) {
+		memset(cnt, 0, sizeof(cnt));
+		for (i = 0; i < nodes; i++)
+			cnt[(key[src[i]] >> (8 * pass)) & 0xff]++;
+		if (cnt[(key[src[0]] >> (8 * pass)) & 0xff] == nodes)
+			continue;	/* one digit: nothing to move */
+		for (sum = 0, d = 0; d < 256; d++) {
+			i = cnt[d];
+			cnt[d] = sum;
+			sum += i;
+		}
+		for (i = 0; i < nodes; i++)
+			dst[cnt[(key[src[i]] >> (8 * pass)) & 0xff]++] = src[i];
+		sw = src;
+		src = dst;
+		dst = sw;
+	}
+	if (src != order)
+		memcpy(order, src, nodes * sizeof(*order));
+	rv = 0;
+ out:
+	free(key);
+	free(tmp);
+	free(height);
+	return rv;
 }
 
 static void
@@ -959,26 +1479,41 @@ struct tags {
 	uint8_t		*t;
 };
 
-/* Marks every node in the box [lo, hi] (levels) with v, unless set. */
+/*
+ * Marks every node in the box [lo, hi] (levels) with v, unless set: an
+ * odometer over the levels that moves the node number by each QI's
+ * stride, with the QI of the longest side as its fastest wheel.
+ */
 static void
 mark_box(const struct kanon *k, uint8_t *t, const int *lo, const int *hi,
     uint8_t v)
 {
-	int cur[KANON_MAX_QI], c;
-	uint64_t node;
+	uint64_t stride[KANON_MAX_QI], s = 1, node = 0, in, end;
+	int cur[KANON_MAX_QI], c, fast = k->nq - 1;
 
+	for (c = k->nq - 1; c >= 0; c--) {
+		stride[c] = s;
+		node += (uint64_t)lo[c] * s;
+		s *= (uint64_t)k->q[c].nlevels;
+		if (hi[c] - lo[c] > hi[fast] - lo[fast])
+			fast = c;
+	}
+	in = stride[fast];
+	end = (uint64_t)(hi[fast] - lo[fast]) * in;
 	memcpy(cur, lo, sizeof(int) * (size_t)k->nq);
 	for (;;) {
-		for (node = 0, c = 0; c < k->nq; c++)
-			node = node * (uint64_t)k->q[c].nlevels +
-			    (uint64_t)cur[c];
-		if (t[node] == 0)
-			t[node] = v;
+		for (s = node; s <= node + end; s += in)
+			if (t[s] == 0)
+				t[s] = v;
 		for (c = k->nq - 1; c >= 0; c--) {
+			if (c == fast)
+				continue;
 			if (cur[c] < hi[c]) {
 				cur[c]++;
+				node += stride[c];
 				break;
 			}
+			node -= (uint64_t)(cur[c] - lo[c]) * stride[c];
 			cur[c] = lo[c];
 		}
 		if (c < 0)
@@ -1019,17 +1554,27 @@ tags_know(const struct kanon *k, const struct tags *t, const int *lv)
 	return t->t[node_of(k, lv)];
 }
 
-/* Evaluates lv; returns 1 feasible, 0 not, -1 out of memory. */
+/*
+ * Evaluates lv; returns 1 feasible, 0 not, -1 out of memory. Only the
+ * verdict: it stops at the class that exceeds the suppression limit
+ * (judge() says the rest, for the node chosen).
+ */
 static int
 feasible(struct kanon *k, const struct kanon_params *p, const int *lv,
-    uint64_t *evals, struct kanon_result *r)
+    uint64_t *evals)
 {
 	struct classes *cl;
+	double maxsupp = floor(p->limit * (double)k->nrows + 1e-9);
+	uint64_t supp = 0;
+	uint32_t i;
 
 	if ((cl = classes_of(k, lv, node_of(k, lv), evals)) == NULL)
 		return -1;
-	judge(k, p, lv, cl, r);
-	return r->found;
+	for (i = 0; i < cl->n; i++)
+		if (!class_ok(k, p, cl, i) &&
+		    (double)(supp += cl->count[i]) > maxsupp)
+			return 0;
+	return 1;
 }
 
 /*
@@ -1043,7 +1588,6 @@ static int
 chain_search(struct kanon *k, const struct kanon_params *p, const int *from,
     struct tags *t, uint64_t *evals)
 {
-	struct kanon_result r;
 	int chain[256][KANON_MAX_QI], n = 0, c, bc, lo, hi, mid, f;
 	double d, bd;
 
@@ -1075,7 +1619,7 @@ chain_search(struct kanon *k, const struct kanon_params *p, const int *from,
 	while (hi - lo > 1) {
 		mid = (lo + hi) / 2;
 		if ((f = tags_know(k, t, chain[mid])) == 0) {
-			if ((f = feasible(k, p, chain[mid], evals, &r)) < 0)
+			if ((f = feasible(k, p, chain[mid], evals)) < 0)
 				return -1;
 			f = f ? 1 : 2;
 			if (tags_add(k, t, f == 1, chain[mid]) != 0)
@@ -1093,15 +1637,17 @@ int
 kanon_search(struct kanon *k, const struct kanon_params *p,
     struct kanon_result *r, struct veil_err *err)
 {
-	struct cand *cands = NULL;
+	uint32_t *order = NULL;
 	struct tags tags;
-	struct kanon_result cur;
-	uint64_t nodes = 1, n, evals = 0, i;
-	int lv[KANON_MAX_QI], c, found = 0, monotone, know, f, rv = 0;
-	double lb, maxsupp;
+	struct classes *cl;
+	uint64_t nodes = 1, evals = 0, i;
+	int lv[KANON_MAX_QI], zero[KANON_MAX_QI], box[KANON_MAX_QI];
+	int c, found = 0, monotone, heuristic, know, f, rv = 0;
+	double maxsupp;
 
 	memset(r, 0, sizeof(*r));
 	memset(&tags, 0, sizeof(tags));
+	memset(zero, 0, sizeof(zero));
 	if (ensure_base(k, p, err) != 0)
 		return err != NULL ? err->code : VEIL_E_NOMEM;
 	for (c = 0; c < k->nq; c++)
@@ -1110,57 +1656,45 @@ kanon_search(struct kanon *k, const struct kanon_params *p,
 		return veil_seterr(err, VEIL_E_LIMIT, "anonymize: %llu "
 		    "transformations are too many to search",
 		    (unsigned long long)nodes);
-	if ((cands = calloc(nodes, sizeof(*cands))) == NULL ||
-	    (tags.t = calloc(nodes, 1)) == NULL) {
-		free(cands);
-		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
-	}
-	for (n = 0; n < nodes; n++) {
-		levels_of(k, n, lv);
-		cands[n].node = n;
-		cands[n].height = 0;
-		for (lb = 0, c = 0; c < k->nq; c++) {
-			cands[n].height += lv[c];
-			lb += p->metric == KANON_M_LOSS ? k->q[c].lm[lv[c]] :
-			    k->q[c].lossl[lv[c]];
-		}
-		cands[n].lb = lb;
-	}
-	/* the loss order, with the tie rule */
-	qsort(cands, nodes, sizeof(*cands), cmp_cand);
-	/*
-	 * A value rarer than k at some QI's level puts every record that has
-	 * it in a class smaller than k: a lower bound on what a node must
-	 * suppress, known without evaluating it.
-	 */
-	for (c = 0; c < k->nq; c++) {
-		int l;
-		uint32_t code;
-
-		for (l = 0; l < k->q[c].nlevels; l++) {
-			k->q[c].rare[l] = 0;
-			for (code = 0; code < k->q[c].lab[l].n; code++)
-				if (k->q[c].f[l][code] < p->k)
-					k->q[c].rare[l] += k->q[c].f[l][code];
-		}
-	}
+	if ((order = reallocarray(NULL, nodes, sizeof(*order))) == NULL ||
+	    (tags.t = calloc(nodes, 1)) == NULL ||
+	    loss_order(k, p, nodes, order) != 0)
+		goto nomem;
 	maxsupp = floor(p->limit * (double)k->nrows + 1e-9);
 	/* k, l-diversity: monotone; t-closeness is not */
 	monotone = p->t <= 0 && !p->brute_force;
+	/*
+	 * With suppression, entropy and recursive l-diversity are not quite
+	 * monotone (a failing class merged into a passing one can make it
+	 * fail), so their tags are a heuristic whose outcome depends on the
+	 * order of evaluation: they keep the order they always had, without
+	 * the pair bounds and their tags.
+	 */
+	heuristic = monotone && (p->ldiv == KANON_L_ENTROPY ||
+	    p->ldiv == KANON_L_RECURSIVE);
+	/*
+	 * A value (or a pair of two QIs' values) rarer than k at some levels
+	 * puts every record that has it in a class smaller than k: a lower
+	 * bound on what a node must suppress, known without evaluating it.
+	 */
+	if (!heuristic && !p->brute_force && k->pairs == NULL &&
+	    pairs_build(k) != 0)
+		goto nomem;
+	rare_count(k, p->k);
 	for (i = 0; i < nodes; i++) {
-		levels_of(k, cands[i].node, lv);
-		know = monotone ? tags_know(k, &tags, lv) : 0;
+		know = monotone ? tags.t[order[i]] : 0;
 		if (know == 2)
 			continue;
-		if (know == 0) {
-			for (c = 0; c < k->nq; c++)
-				if ((double)k->q[c].rare[lv[c]] > maxsupp)
-					break;
-			if (c < k->nq)
-				continue;	/* infeasible by a marginal */
+		levels_of(k, order[i], lv);
+		if (know == 0 && !p->brute_force &&
+		    rare_exceeds(k, lv, maxsupp, !heuristic, box)) {
+			/* infeasible by its values, and so are those below */
+			if (monotone && !heuristic)
+				mark_box(k, tags.t, zero, box, 2);
+			continue;
 		}
 		if (know == 0) {
-			if ((f = feasible(k, p, lv, &evals, &cur)) < 0)
+			if ((f = feasible(k, p, lv, &evals)) < 0)
 				goto nomem;
 			if (!f) {
 				if (monotone && (tags_add(k, &tags, 0, lv) !=
@@ -1173,8 +1707,9 @@ kanon_search(struct kanon *k, const struct kanon_params *p,
 		/* the first feasible node in loss order is the optimum */
 		if (!found) {
 			found = 1;
-			if (feasible(k, p, lv, &evals, r) < 0)
+			if ((cl = classes_of(k, lv, order[i], &evals)) == NULL)
 				goto nomem;
+			judge(k, p, lv, cl, r);
 			fill_result(k, lv, r, nodes, evals);
 			r->found = 1;
 			if (!p->brute_force)
@@ -1190,7 +1725,7 @@ kanon_search(struct kanon *k, const struct kanon_params *p,
  nomem:
 	rv = veil_seterr(err, VEIL_E_NOMEM, "out of memory");
  out:
-	free(cands);
+	free(order);
 	free(tags.t);
 	return rv;
 }
@@ -1224,36 +1759,24 @@ int
 kanon_mark(struct kanon *k, const struct kanon_params *p, const int *levels,
     uint8_t *supp, struct veil_err *err)
 {
-	uint32_t *cls = NULL, i, j, cap;
+	uint8_t *bad;
+	uint32_t i, n;
 	uint64_t r;
-	u128 key;
-	int rv = 0;
 
 	if (ensure_base(k, p, err) != 0)
 		return err != NULL ? err->code : VEIL_E_NOMEM;
-	if (roll_up(k, &k->base, levels, &k->last) != 0)
+	if ((n = roll_keys(k, &k->base, levels)) == UINT32_MAX ||
+	    classes_reserve(k, &k->last, n + 1) != 0 ||
+	    (bad = calloc(n + 1, 1)) == NULL)
 		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
-	/* the roll-up's table still maps keys to classes: look rows up */
-	cap = k->htcap;
-	if ((cls = calloc(k->last.n + 1, sizeof(uint32_t))) == NULL)
-		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
-	for (i = 0; i < k->last.n; i++)
-		cls[i] = (uint32_t)!class_ok(k, p, &k->last, i);
-	for (r = 0; r < k->nrows; r++) {
-		key = node_key(k, levels, (uint32_t)r);
-		for (j = (uint32_t)mix(key) & (cap - 1);
-		    k->ht_gen[j] == k->gen; j = (j + 1) & (cap - 1))
-			if (k->last.key[k->ht_idx[j]] == key)
-				break;
-		if (k->ht_gen[j] != k->gen) {	/* cannot happen */
-			rv = veil_seterr(err, VEIL_E_INTERNAL, "anonymize: a "
-			    "row lost its class");
-			break;
-		}
-		supp[r] = (uint8_t)cls[k->ht_idx[j]];
-	}
-	free(cls);
-	return rv;
+	roll_sum(k, &k->base, &k->last, n);
+	for (i = 0; i < n; i++)
+		bad[i] = (uint8_t)!class_ok(k, p, &k->last, i);
+	/* k->ids still maps base classes to the node's classes */
+	for (r = 0; r < k->nrows; r++)
+		supp[r] = bad[k->ids[k->rowcls[r]]];
+	free(bad);
+	return 0;
 }
 
 int
