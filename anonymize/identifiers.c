@@ -178,7 +178,7 @@ anon_identifiers_stats(const struct table *in, const struct schema *s,
 	struct table_builder *b = NULL;
 	const struct table_colview *c;
 	const struct schema_column *sc;
-	int *map = NULL, r = VEIL_E_NOMEM, o, unitcat;
+	int *map = NULL, r = VEIL_E_NOMEM, o, unit_out = -1, unitcat;
 	uint64_t row, n = table_nrows(in);
 	char tmp[64], *out = NULL;
 	const char *p;
@@ -218,6 +218,8 @@ anon_identifiers_stats(const struct table *in, const struct schema *s,
 			goto fail;
 		}
 		map[i] = o;
+		if (unitcat)
+			unit_out = o;
 		if (c->type == VEIL_T_CATEGORY && sc->action == SCHEMA_A_KEEP)
 			for (k = 0; k < c->dict_n; k++) {
 				p = table_dict(c, k, &len);
@@ -312,9 +314,7 @@ anon_identifiers_stats(const struct table *in, const struct schema *s,
 					    sc->mask_suffix, out);
 					st->masked++;
 				}
-				r = (int)i == s->unit_col && sc->action ==
-				    SCHEMA_A_PSEUDONYMIZE &&
-				    n <= UNIT_CATEGORY_MAX ?
+				r = map[i] == unit_out ?
 				    table_builder_category(b, map[i], out, len) :
 				    table_builder_string(b, map[i], out, len);
 			}

@@ -126,18 +126,17 @@ worker_env(char **buf, size_t n)
 }
 
 /*
- * Makes the empty network namespace that workers will share: a child
- * unshares one and waits on a pipe while we open it through /proc; the
- * descriptor keeps it alive after the child exits. Only root can, since
- * a worker joins it with setns() before dropping root; elsewhere each
+ * Makes the empty network namespace that workers will share. Namespaces
+ * belong to threads: this one steps into a new one, keeps a descriptor
+ * of it (which keeps it alive), and steps back. Only root can, since a
+ * worker joins it with setns() before dropping root; elsewhere each
  * worker keeps making its own.
  */
 int
 spawner_share_netns(struct veil_err *err)
 {
-	char path[64], c = 0;
-	int go[2], ready[2], fd = -1, st;
-	pid_t pid;
+	const char *self = "/proc/thread-self/ns/net";
+	int ours, fd = -1, e = 0;
 
 	if (shared_netns >= 0)
 		return 0;
@@ -146,49 +145,27 @@ spawner_share_netns(struct veil_err *err)
 		    "needs root; each worker makes its own");
 		return -1;
 	}
-	if (pipe2(go, O_CLOEXEC) == -1)
-		goto sys;
-	if (pipe2(ready, O_CLOEXEC) == -1) {
-		close(go[0]);
-		close(go[1]);
-		goto sys;
+	if ((ours = open(self, O_RDONLY | O_CLOEXEC)) == -1) {
+		veil_seterr(err, VEIL_E_IO, "%s: %s", self, strerror(errno));
+		return -1;
 	}
-	if ((pid = fork()) == -1) {
-		close(go[0]);
-		close(go[1]);
-		close(ready[0]);
-		close(ready[1]);
-		goto sys;
-	}
-	if (pid == 0) {
-		close(go[1]);	/* or the read below never sees EOF */
-		close(ready[0]);
-		c = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
-		(void)!write(ready[1], &c, 1);
-		(void)!read(go[0], &c, 1);
-		_exit(0);
-	}
-	close(go[0]);
-	close(ready[1]);
-	if (read(ready[0], &c, 1) == 1 && c == 'y') {
-		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	}
-	close(go[1]);		/* the child exits */
-	close(ready[0]);
-	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
-		;
+	if (unshare(CLONE_NEWNET) == 0) {
+		if ((fd = open(self, O_RDONLY | O_CLOEXEC)) == -1)
+			e = errno;
+		/* Root may always go back; if not, this thread would be
+		 * stranded where nothing can be reached. */
+		if (setns(ours, CLONE_NEWNET) == -1)
+			abort();
+	} else
+		e = errno;
+	close(ours);
 	if (fd == -1) {
 		veil_seterr(err, VEIL_E_IO, "shared network namespace: %s",
-		    c == 'y' ? strerror(errno) : "unshare refused");
+		    strerror(e));
 		return -1;
 	}
 	shared_netns = fd;
 	return 0;
- sys:
-	veil_seterr(err, VEIL_E_IO, "shared network namespace: %s",
-	    strerror(errno));
-	return -1;
 }
 
 int
