@@ -122,6 +122,30 @@ static const char *const migrations[] = {
 	"  object TEXT NOT NULL,"
 	"  detail TEXT NOT NULL,"
 	"  hash BLOB NOT NULL);",
+	/*
+	 * 2: what each buyer has spent of each data set, kept by a trigger
+	 * in the transaction that inserts the charge, so that a budget check
+	 * reads one row instead of summing a ledger that grows by one row
+	 * per job. Charges become append-only: the sum can never drift.
+	 */
+	"CREATE TABLE spend ("
+	"  dataset INTEGER NOT NULL REFERENCES dataset(id),"
+	"  buyer INTEGER NOT NULL REFERENCES party(id),"
+	"  eps INTEGER NOT NULL,"
+	"  PRIMARY KEY (dataset, buyer)) WITHOUT ROWID;"
+	"INSERT INTO spend SELECT dataset, buyer, sum(eps) FROM charge"
+	"  GROUP BY dataset, buyer;"
+	"CREATE TRIGGER charge_spend AFTER INSERT ON charge BEGIN"
+	"  INSERT INTO spend (dataset, buyer, eps)"
+	"    VALUES (NEW.dataset, NEW.buyer, NEW.eps)"
+	"    ON CONFLICT (dataset, buyer) DO UPDATE SET eps = eps + NEW.eps;"
+	"END;"
+	"CREATE TRIGGER charge_no_update BEFORE UPDATE ON charge BEGIN"
+	"  SELECT RAISE(ABORT, 'charges are append-only');"
+	"END;"
+	"CREATE TRIGGER charge_no_delete BEFORE DELETE ON charge BEGIN"
+	"  SELECT RAISE(ABORT, 'charges are append-only');"
+	"END;",
 };
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
 

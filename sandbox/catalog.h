@@ -17,7 +17,7 @@
 
 #include "error.h"
 
-#define CATALOG_VERSION		1
+#define CATALOG_VERSION		2
 #define CATALOG_TOKEN_LEN	43	/* base64url of 32 random bytes */
 
 enum catalog_role {

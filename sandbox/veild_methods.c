@@ -753,7 +753,7 @@ m_dataset_show(struct veild *d, struct client *c, const msgpack_object *params,
 		return e->code;
 	if ((st = q(d, "SELECT d.name, p.name, d.state, d.rows, d.columns, "
 	    "d.digest, d.mode, d.eps_total, (SELECT coalesce(sum(eps), 0) FROM "
-	    "charge WHERE dataset = d.id), d.created, d.approved, d.eps_job "
+	    "spend WHERE dataset = d.id), d.created, d.approved, d.eps_job "
 	    "FROM dataset d JOIN party p ON p.id = d.provider WHERE d.id = ?",
 	    e)) == NULL)
 		return e->code;
@@ -828,7 +828,7 @@ m_grant(struct veild *d, struct client *c, const msgpack_object *params,
 	if (catalog_begin(d->cat) != 0)
 		return db_fail(d, e);
 	if ((st = q(d, "SELECT eps_total, (SELECT coalesce(sum(eps), 0) FROM "
-	    "charge WHERE dataset = ?1 AND buyer = ?2) FROM dataset WHERE "
+	    "spend WHERE dataset = ?1 AND buyer = ?2) FROM dataset WHERE "
 	    "id = ?1", e)) == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
@@ -907,10 +907,10 @@ m_job_submit(struct veild *d, struct client *c, const msgpack_object *params,
 		return db_fail(d, e);
 	/* Reserved = charged + what queued and running jobs will charge. */
 	if ((st = q(d, "SELECT d.mode, d.eps_job, d.eps_total, g.eps, "
-	    "g.expires, (SELECT coalesce(sum(eps), 0) FROM charge WHERE "
+	    "g.expires, (SELECT coalesce(sum(eps), 0) FROM spend WHERE "
 	    "dataset = ?1 AND buyer = ?2) + (SELECT coalesce(sum(eps), 0) "
 	    "FROM job WHERE dataset = ?1 AND buyer = ?2 AND state IN "
-	    "('queued', 'running')), (SELECT coalesce(sum(eps), 0) FROM charge "
+	    "('queued', 'running')), (SELECT coalesce(sum(eps), 0) FROM spend "
 	    "WHERE dataset = ?1) + (SELECT coalesce(sum(eps), 0) FROM job "
 	    "WHERE dataset = ?1 AND state IN ('queued', 'running')) FROM "
 	    "dataset d JOIN grant_ g ON g.dataset = d.id AND g.buyer = ?2 "
@@ -1155,11 +1155,11 @@ m_budget(struct veild *d, struct client *c, const msgpack_object *params,
 	}
 	/* One row per data set ("*") and one per grant, as visible. */
 	if ((st = q(d, "SELECT s.name, '*', s.eps_total, (SELECT "
-	    "coalesce(sum(eps), 0) FROM charge WHERE dataset = s.id), s.id, 0 "
+	    "coalesce(sum(eps), 0) FROM spend WHERE dataset = s.id), s.id, 0 "
 	    "FROM dataset s WHERE ?1 <> 'buyer' AND (?1 IN ('operator', "
 	    "'auditor') OR s.provider = ?2) AND (?3 = '' OR s.name = ?3) "
 	    "UNION ALL SELECT s.name, p.name, g.eps, (SELECT coalesce(sum(eps), "
-	    "0) FROM charge WHERE dataset = s.id AND buyer = g.buyer), s.id, 1 "
+	    "0) FROM spend WHERE dataset = s.id AND buyer = g.buyer), s.id, 1 "
 	    "FROM grant_ g JOIN dataset s ON s.id = g.dataset JOIN party p ON "
 	    "p.id = g.buyer WHERE (?1 IN ('operator', 'auditor') OR (?1 = "
 	    "'provider' AND s.provider = ?2) OR (?1 = 'buyer' AND g.buyer = ?2 "
@@ -1205,7 +1205,7 @@ m_usage(struct veild *d, struct client *c, const msgpack_object *params,
 	(void)params;
 	if ((st = q(d, "SELECT s.name, p.name, count(*), sum(j.state = 'done' "
 	    "AND j.published), sum(j.state IN ('failed', 'refused') AND "
-	    "j.published), (SELECT coalesce(sum(eps), 0) FROM charge WHERE "
+	    "j.published), (SELECT coalesce(sum(eps), 0) FROM spend WHERE "
 	    "dataset = s.id AND buyer = j.buyer) FROM job j JOIN dataset s ON "
 	    "s.id = j.dataset JOIN party p ON p.id = j.buyer WHERE ?1 IN "
 	    "('operator', 'auditor') OR s.provider = ?2 GROUP BY s.id, j.buyer "

@@ -638,8 +638,8 @@ finish(struct runner *rn, struct job *j, const char *state,
 		return -1;
 	if (charge && j->eps > 0) {
 		if ((st = catalog_stmt(rn->cat, "SELECT s.eps_total, coalesce(g.eps, "
-		    "0), (SELECT coalesce(sum(eps), 0) FROM charge WHERE "
-		    "dataset = ?1), (SELECT coalesce(sum(eps), 0) FROM charge "
+		    "0), (SELECT coalesce(sum(eps), 0) FROM spend WHERE "
+		    "dataset = ?1), (SELECT coalesce(sum(eps), 0) FROM spend "
 		    "WHERE dataset = ?1 AND buyer = ?2) FROM dataset s LEFT JOIN "
 		    "grant_ g ON g.dataset = s.id AND g.buyer = ?2 WHERE s.id = "
 		    "?1")) == NULL)

@@ -154,6 +154,76 @@ test_versions(void **state)
 }
 
 static int64_t
+one_int(struct catalog *c, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v;
+
+	assert_int_equal(sqlite3_prepare_v2(catalog_db(c), sql, -1, &st,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/*
+ * Budgets are read from spend, kept by a trigger: a version-1 catalog's
+ * charges are summed into it by the migration, every new charge adds to
+ * it in its own transaction (a rolled-back charge adds nothing), and
+ * charges cannot be changed or removed behind it.
+ */
+static void
+test_spend(void **state)
+{
+	struct veil_err err;
+	struct catalog *c;
+	char home[256], token[CATALOG_TOKEN_LEN + 1];
+
+	(void)state;
+	new_home(home, sizeof(home), token);
+	assert_non_null(c = catalog_open(home, &err));
+	/* Back to version 1, with charges made before spend existed. */
+	exec_sql(c, "DROP TRIGGER charge_spend; DROP TRIGGER "
+	    "charge_no_update; DROP TRIGGER charge_no_delete; DROP TABLE spend; "
+	    "PRAGMA user_version = 1;"
+	    "INSERT INTO party VALUES (2, 'p', 'provider', x'02', 0),"
+	    " (3, 'b', 'buyer', x'03', 0), (4, 'b2', 'buyer', x'04', 0);"
+	    "INSERT INTO dataset (id, name, provider, state, rows, columns, "
+	    " digest, schema, policy, mode, eps_total, eps_job, level, key, "
+	    " created) VALUES (1, 'd', 2, 'approved', 1, 1, '', '', '', 'dp', "
+	    " 100, 10, 1, x'00', 0);"
+	    "INSERT INTO job (id, dataset, buyer, source, eps, state, "
+	    " submitted) VALUES (1, 1, 3, '', 5, 'done', 0), (2, 1, 3, '', 7, "
+	    " 'done', 0), (3, 1, 4, '', 11, 'done', 0), (4, 1, 4, '', 13, "
+	    " 'done', 0);"
+	    "INSERT INTO charge VALUES (1, 1, 3, 5, 0), (2, 1, 3, 7, 0), "
+	    " (3, 1, 4, 11, 0);");
+	catalog_close(c);
+	assert_non_null(c = catalog_open(home, &err));
+	assert_int_equal(one_int(c, "PRAGMA user_version"), CATALOG_VERSION);
+	assert_int_equal(one_int(c, "SELECT eps FROM spend WHERE dataset = 1 "
+	    "AND buyer = 3"), 12);
+	assert_int_equal(one_int(c, "SELECT eps FROM spend WHERE dataset = 1 "
+	    "AND buyer = 4"), 11);
+	exec_sql(c, "INSERT INTO charge VALUES (4, 1, 4, 13, 0)");
+	assert_int_equal(one_int(c, "SELECT eps FROM spend WHERE dataset = 1 "
+	    "AND buyer = 4"), 24);
+	exec_sql(c, "BEGIN; INSERT INTO job (id, dataset, buyer, source, eps, "
+	    "state, submitted) VALUES (5, 1, 3, '', 1, 'done', 0); INSERT INTO "
+	    "charge VALUES (5, 1, 3, 1, 0); ROLLBACK");
+	assert_int_equal(one_int(c, "SELECT sum(eps) FROM spend WHERE "
+	    "dataset = 1"), 36);
+	assert_int_not_equal(sqlite3_exec(catalog_db(c), "UPDATE charge SET "
+	    "eps = 0 WHERE job = 1", NULL, NULL, NULL), SQLITE_OK);
+	assert_non_null(strstr(sqlite3_errmsg(catalog_db(c)), "append-only"));
+	assert_int_not_equal(sqlite3_exec(catalog_db(c), "DELETE FROM charge",
+	    NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(one_int(c, "SELECT sum(eps) FROM charge"), 36);
+	catalog_close(c);
+}
+
+static int64_t
 verify(struct catalog *c, int64_t *n)
 {
 	struct veil_err err;
@@ -216,6 +286,7 @@ main(void)
 		cmocka_unit_test(test_create),
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_versions),
+		cmocka_unit_test(test_spend),
 		cmocka_unit_test(test_audit_chain),
 	};
 

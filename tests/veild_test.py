@@ -1475,6 +1475,14 @@ def disk_invariants(home, state, lock):
 			if granted is None or spent > granted:
 				p.append("data set %d buyer %d: charges %d > grant %s"
 				    % (ds, buyer, spent, granted))
+		for (ds, buyer, kept, summed) in db.execute("SELECT "
+		    "coalesce(s.dataset, c.dataset), coalesce(s.buyer, c.buyer), "
+		    "s.eps, c.eps FROM spend s FULL JOIN (SELECT dataset, buyer, "
+		    "SUM(eps) AS eps FROM charge GROUP BY dataset, buyer) c ON "
+		    "c.dataset = s.dataset AND c.buyer = s.buyer"):
+			if kept != summed:
+				p.append("data set %d buyer %d: spend %s but charges "
+				    "sum to %s" % (ds, buyer, kept, summed))
 		jobs = {r[0]: r[1] for r in db.execute("SELECT id, state FROM job")}
 		names = {r[0]: r[1] for r in db.execute("SELECT name, state FROM "
 		    "dataset")}
