@@ -13,6 +13,7 @@
 #define VEIL_CATALOG_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -75,6 +76,13 @@ int	 catalog_audit_verify(struct catalog *, int64_t *records, int64_t *bad,
 struct sqlite3_stmt	*catalog_stmt(struct catalog *, const char *sql);
 void	 catalog_done(struct catalog *, struct sqlite3_stmt *);
 int	 catalog_begin(struct catalog *);
+/*
+ * From now on catalog_begin() takes mu, and the commit or rollback gives
+ * it back: the connections of one process that share mu never meet as
+ * SQLite writers (whose busy handler waits by sleeping). Other processes
+ * still meet them through SQLite's locks.
+ */
+void	 catalog_share_lock(struct catalog *, pthread_mutex_t *mu);
 /*
  * A transaction whose commit is not fsynced by itself, for changes a
  * crash may undo harmlessly (a job's claim: at start every running job is

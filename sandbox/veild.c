@@ -449,13 +449,20 @@ recover(struct veild *d)
 	DIR *dir;
 	int n, keep;
 
+	/* Ended jobs whose publication (not fsynced) a crash undid are
+	 * published again. */
 	if (sqlite3_exec(db, "UPDATE job SET state = 'queued' WHERE state = "
-	    "'running'; DELETE FROM upload;", NULL, NULL, NULL) != SQLITE_OK) {
+	    "'running'", NULL, NULL, NULL) != SQLITE_OK ||
+	    (n = sqlite3_changes(db), 0) ||
+	    sqlite3_exec(db, "UPDATE job SET published = 1 WHERE published = 0 "
+	    "AND state IN ('done', 'failed', 'refused'); DELETE FROM upload;",
+	    NULL, NULL, NULL) != SQLITE_OK) {
 		fprintf(stderr, "veild: recovery: %s\n", sqlite3_errmsg(db));
 		return -1;
 	}
-	if ((n = sqlite3_changes(db)) > 0)
-		fprintf(stderr, "veild: recovery: requeued interrupted jobs\n");
+	if (n > 0)
+		fprintf(stderr, "veild: recovery: requeued %d interrupted "
+		    "jobs\n", n);
 	snprintf(path, sizeof(path), "%s/uploads", d->home);
 	if ((dir = opendir(path)) != NULL) {
 		while ((de = readdir(dir)) != NULL)
@@ -626,6 +633,8 @@ main(int argc, char **argv)
 	}
 	if (recover(&d) != 0)
 		return 1;
+	pthread_mutex_init(&d.wmu, NULL);
+	catalog_share_lock(d.cat, &d.wmu);
 	if (sockpath == NULL) {
 		snprintf(sock, sizeof(sock), "%s/veil.sock", d.home);
 		sockpath = sock;

@@ -90,6 +90,7 @@ struct veild {
 
 	/* Shared with the runners, under mu. */
 	pthread_mutex_t	 mu;
+	pthread_mutex_t	 wmu;		/* the catalog writers' (catalog.h) */
 	pthread_cond_t	 cv;
 	int		 stopping;
 	uint64_t	 job_hint;	/* bumped when a job is queued */

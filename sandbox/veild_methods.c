@@ -1393,6 +1393,7 @@ veild_tick(struct veild *d)
 	struct rpc_err e;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
+	sqlite3_stmt *st;
 	uint64_t fin;
 	int64_t now = veild_now_ms();
 	int pub, fresh;
@@ -1403,12 +1404,21 @@ veild_tick(struct veild *d)
 	/* Publication: jobs that ended since the last tick become
 	 * visible together, so a job's duration shows only to the tick. */
 	fresh = 0;
-	if (fin != published_at) {
-		if (sqlite3_exec(catalog_db(d->cat), "UPDATE job SET published "
-		    "= 1 WHERE published = 0 AND state IN ('done', 'failed', "
-		    "'refused')", NULL, NULL, NULL) == SQLITE_OK) {
-			published_at = fin;
-			fresh = sqlite3_changes(catalog_db(d->cat)) > 0;
+	if (fin != published_at && catalog_begin_nosync(d->cat) == 0) {
+		/* Not fsynced: the results are durable already, and a
+		 * publication lost in a crash is made again (veild_start). */
+		if ((st = catalog_stmt(d->cat, "UPDATE job SET published = 1 "
+		    "WHERE published = 0 AND state IN ('done', 'failed', "
+		    "'refused')")) != NULL && sqlite3_step(st) == SQLITE_DONE) {
+			catalog_done(d->cat, st);
+			if (catalog_commit(d->cat) == 0) {
+				published_at = fin;
+				fresh = sqlite3_changes(catalog_db(d->cat)) > 0;
+			} else
+				catalog_rollback(d->cat);
+		} else {
+			catalog_done(d->cat, st);
+			catalog_rollback(d->cat);
 		}
 	}
 	/* A waiter's job can only have ended if something was published

@@ -48,6 +48,11 @@ struct runner {
 	 */
 	struct spawner	*warm;
 	int64_t		 warm_ds;
+	/* The last job's policy, parsed (a policy is a Lua data file:
+	 * loading it cost a small job more than its catalog work). */
+	struct policy	*pol;
+	char		*pol_text;
+	int		 pol_level;
 };
 
 static void
@@ -760,6 +765,33 @@ status_class(const struct spawner_outcome *o)
 	}
 }
 
+/* The policy of j, from the cache or parsed into it; NULL on error. */
+static struct policy *
+job_policy(struct runner *rn, const struct job *j)
+{
+	struct policy *p;
+	struct veil_err err;
+	char *text;
+
+	if (rn->pol != NULL && rn->pol_level == j->level &&
+	    strcmp(rn->pol_text, j->policy) == 0)
+		return rn->pol;
+	if (policy_load_buffer(j->policy, strlen(j->policy), "policy.lua", &p,
+	    &err) != 0)
+		return NULL;
+	if ((text = strdup(j->policy)) == NULL) {
+		policy_free(p);
+		return NULL;
+	}
+	policy_apply_level(p, j->level);
+	policy_free(rn->pol);
+	free(rn->pol_text);
+	rn->pol = p;
+	rn->pol_text = text;
+	rn->pol_level = j->level;
+	return p;
+}
+
 static void
 run_job(struct runner *rn, struct job *j)
 {
@@ -784,8 +816,7 @@ run_job(struct runner *rn, struct job *j)
 		    NULL);
 		goto out;
 	}
-	if (policy_load_buffer(j->policy, strlen(j->policy), "policy.lua", &p,
-	    &err) != 0 || (policy_apply_level(p, j->level), 0) ||
+	if ((p = job_policy(rn, j)) == NULL ||
 	    jobspec_frame(&frame, j->source, strlen(j->source), p, 0) != 0) {
 		(void)finish(rn, j, "failed", "internal", 0, NULL, NULL);
 		goto out;
@@ -872,7 +903,6 @@ run_job(struct runner *rn, struct job *j)
 	spawner_free(sp);
 	if (fd != -1)
 		close(fd);
-	policy_free(p);
 	msgpack_sbuffer_destroy(&frame);
 	msgpack_sbuffer_destroy(&body);
 	msgpack_sbuffer_destroy(&stats);
@@ -936,6 +966,8 @@ runner_main(void *arg)
 		}
 	}
 	warm_drop(rn);
+	policy_free(rn->pol);
+	free(rn->pol_text);
 	sampler_free(rn->smp);
 	catalog_close(rn->cat);
 	free(rn);
@@ -966,6 +998,7 @@ veild_runners_start(struct veild *d)
 			fprintf(stderr, "veild: runner: %s\n", err.msg);
 			return -1;
 		}
+		catalog_share_lock(rn->cat, &d->wmu);
 		if (pthread_create(&d->threads[i], NULL, runner_main, rn) != 0)
 			return -1;
 	}
