@@ -13,6 +13,8 @@
 
 #include <sys/stat.h>
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +225,45 @@ test_spend(void **state)
 	catalog_close(c);
 }
 
+/* A shared writers' lock is held exactly from begin to commit/rollback. */
+static void
+test_write_lock(void **state)
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	struct veil_err err;
+	struct catalog *c, *c2;
+	char home[256], token[CATALOG_TOKEN_LEN + 1];
+
+	(void)state;
+	new_home(home, sizeof(home), token);
+	assert_non_null(c = catalog_open(home, &err));
+	assert_non_null(c2 = catalog_open(home, &err));
+	catalog_share_lock(c, &mu);
+	catalog_share_lock(c2, &mu);
+	assert_int_equal(catalog_begin(c), 0);
+	assert_int_equal(pthread_mutex_trylock(&mu), EBUSY);
+	assert_int_equal(catalog_commit(c), 0);
+	assert_int_equal(pthread_mutex_trylock(&mu), 0);
+	pthread_mutex_unlock(&mu);
+	assert_int_equal(catalog_begin_nosync(c2), 0);
+	assert_int_equal(pthread_mutex_trylock(&mu), EBUSY);
+	catalog_rollback(c2);
+	assert_int_equal(pthread_mutex_trylock(&mu), 0);
+	pthread_mutex_unlock(&mu);
+	/* A begin that fails gives the lock back: c2 holds SQLite's lock
+	 * without the mutex (as another process would). */
+	sqlite3_busy_timeout(catalog_db(c), 0);
+	assert_int_equal(sqlite3_exec(catalog_db(c2), "BEGIN IMMEDIATE", NULL,
+	    NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(catalog_begin(c), 0);
+	assert_int_equal(pthread_mutex_trylock(&mu), 0);
+	pthread_mutex_unlock(&mu);
+	assert_int_equal(sqlite3_exec(catalog_db(c2), "ROLLBACK", NULL, NULL,
+	    NULL), SQLITE_OK);
+	catalog_close(c);
+	catalog_close(c2);
+}
+
 static int64_t
 verify(struct catalog *c, int64_t *n)
 {
@@ -287,6 +328,7 @@ main(void)
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_spend),
+		cmocka_unit_test(test_write_lock),
 		cmocka_unit_test(test_audit_chain),
 	};
 
