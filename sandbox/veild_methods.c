@@ -1411,9 +1411,9 @@ veild_tick(struct veild *d)
 	/* Publication: jobs that ended since the last tick become
 	 * visible together, so a job's duration shows only to the tick. */
 	fresh = 0;
-	if (fin != published_at && catalog_begin_nosync(d->cat) == 0) {
-		/* Not fsynced: the results are durable already, and a
-		 * publication lost in a crash is made again (veild_start). */
+	if (fin != published_at && catalog_begin(d->cat) == 0) {
+		/* Fsynced: job ends commit without (veild_run.c's finish),
+		 * and this commit makes them durable before they show. */
 		if ((st = catalog_stmt(d->cat, "UPDATE job SET published = 1 "
 		    "WHERE published = 0 AND state IN ('done', 'failed', "
 		    "'refused')")) != NULL && sqlite3_step(st) == SQLITE_DONE) {
