@@ -35,6 +35,10 @@ struct catalog {
 	}		 stmts[STMT_CACHE];
 	int		 nstmts;
 	int		 nosync;	/* in a catalog_begin_nosync() */
+	int		 dir_synced;	/* the home directory, once */
+	uint64_t	 syncs;		/* WAL fsyncs done */
+	char		 wal[PATH_MAX];	/* HOME/veil.db-wal */
+	char		 home[PATH_MAX];
 	pthread_mutex_t	*wlock;		/* shared by the process's writers */
 	int		 locked;	/* holds *wlock */
 };
@@ -223,11 +227,23 @@ catalog_open(const char *home, struct veil_err *err)
 		return NULL;
 	}
 	sqlite3_busy_timeout(c->db, 30000);
-	/* synchronous FULL: a commit is on disk before anything it
-	 * records is released. */
+	if ((size_t)snprintf(c->home, sizeof(c->home), "%s", home) >=
+	    sizeof(c->home) || (size_t)snprintf(c->wal, sizeof(c->wal),
+	    "%s/veil.db-wal", home) >= sizeof(c->wal)) {
+		veil_seterr(err, VEIL_E_INVALID, "%s: path too long", home);
+		catalog_close(c);
+		return NULL;
+	}
+	/*
+	 * synchronous NORMAL: SQLite itself fsyncs the WAL only before a
+	 * checkpoint; catalog_commit() fsyncs it after every durable commit
+	 * (see wal_sync), catalog_begin_nosync()'s commits are not. The
+	 * pragma is never switched per transaction: switching it cost a
+	 * small job more than its own statements.
+	 */
 	if (exec_sql(c->db, "PRAGMA journal_mode = WAL;"
-	    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;", err) != 0 ||
-	    migrate(c->db, err) != 0) {
+	    "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", err) !=
+	    0 || migrate(c->db, err) != 0) {
 		catalog_close(c);
 		return NULL;
 	}
@@ -395,30 +411,57 @@ catalog_begin(struct catalog *c)
 }
 
 /*
- * synchronous = NORMAL for one transaction: in WAL mode its commit is
- * written but not fsynced, and the next FULL commit on any connection
- * (the WAL is one sequence) makes it durable with its own.
+ * Makes every commit so far durable: fdatasync of the WAL, which is one
+ * sequence for all connections, so it covers other connections' commits
+ * before this one too (and the home directory once, for the WAL's own
+ * entry). With synchronous = NORMAL this is what FULL would have done at
+ * this commit. A failed fsync is not retried: the kernel may have
+ * dropped the pages it could not write, and a later success would lie
+ * (PostgreSQL's "fsyncgate"). The process stops; restarting recovers
+ * from what is on disk.
+ */
+static void
+wal_sync(struct catalog *c)
+{
+	int fd;
+
+	if ((fd = open(c->wal, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fdatasync(fd) != 0)
+		goto fatal;
+	close(fd);
+	c->syncs++;
+	if (!c->dir_synced) {
+		if ((fd = open(c->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+		    -1 || fsync(fd) != 0)
+			goto fatal;
+		close(fd);
+		c->dir_synced = 1;
+	}
+	return;
+ fatal:
+	fprintf(stderr, "catalog: cannot make %s durable: %s; stopping, so "
+	    "that nothing unsynced is served\n", c->wal, strerror(errno));
+	abort();
+}
+
+/*
+ * A transaction whose commit is not fsynced: the next durable commit on
+ * any connection (the WAL is one sequence) makes it durable with its own.
  */
 int
 catalog_begin_nosync(struct catalog *c)
 {
 	int r;
 
-	if (run1(c, "PRAGMA synchronous = NORMAL") != 0)
-		return VEIL_E_IO;
-	c->nosync = 1;
-	if ((r = catalog_begin(c)) != 0)
-		catalog_rollback(c);
+	if ((r = catalog_begin(c)) == 0)
+		c->nosync = 1;
 	return r;
 }
 
-static void
-resync(struct catalog *c)
+uint64_t
+catalog_syncs(const struct catalog *c)
 {
-	if (c->nosync) {
-		(void)run1(c, "PRAGMA synchronous = FULL");
-		c->nosync = 0;
-	}
+	return c->syncs;
 }
 
 int
@@ -427,7 +470,9 @@ catalog_commit(struct catalog *c)
 	int r;
 
 	if ((r = run1(c, "COMMIT")) == 0) {
-		resync(c);
+		if (!c->nosync)
+			wal_sync(c);
+		c->nosync = 0;
 		unlock(c);
 	}
 	return r;
@@ -438,7 +483,7 @@ catalog_rollback(struct catalog *c)
 {
 	if (!sqlite3_get_autocommit(c->db))
 		(void)run1(c, "ROLLBACK");
-	resync(c);
+	c->nosync = 0;
 	unlock(c);
 }
 

@@ -84,12 +84,21 @@ int	 catalog_begin(struct catalog *);
  */
 void	 catalog_share_lock(struct catalog *, pthread_mutex_t *mu);
 /*
- * A transaction whose commit is not fsynced by itself, for changes a
- * crash may undo harmlessly (a job's claim: at start every running job is
- * requeued anyway). Ends with catalog_commit() or catalog_rollback().
+ * A transaction whose commit is not fsynced by itself, for changes that
+ * nothing is released on until a later durable commit (on any
+ * connection: the WAL is one sequence) has made them durable too. Ends
+ * with catalog_commit() or catalog_rollback().
  */
 int	 catalog_begin_nosync(struct catalog *);
+/*
+ * Commits; unless the transaction began with catalog_begin_nosync(), it
+ * and every commit before it are on disk when this returns (fdatasync
+ * of the WAL; a failed fsync aborts the process). Returns 0 or VEIL_E_IO
+ * (the transaction is still open: roll it back).
+ */
 int	 catalog_commit(struct catalog *);
+/* How many times this connection has fsynced the WAL (for tests). */
+uint64_t catalog_syncs(const struct catalog *);
 void	 catalog_rollback(struct catalog *);
 
 #endif /* VEIL_CATALOG_H */

@@ -225,12 +225,14 @@ test_spend(void **state)
 	catalog_close(c);
 }
 
-/* A shared writers' lock is held exactly from begin to commit/rollback. */
+/* A shared writers' lock is held exactly from begin to commit/rollback;
+ * which commits fsync. */
 static void
 test_write_lock(void **state)
 {
 	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	struct veil_err err;
+	uint64_t n;
 	struct catalog *c, *c2;
 	char home[256], token[CATALOG_TOKEN_LEN + 1];
 
@@ -260,6 +262,21 @@ test_write_lock(void **state)
 	pthread_mutex_unlock(&mu);
 	assert_int_equal(sqlite3_exec(catalog_db(c2), "ROLLBACK", NULL, NULL,
 	    NULL), SQLITE_OK);
+	/* Durable commits fsync the WAL; nosync ones and rollbacks not. */
+	n = catalog_syncs(c);
+	assert_int_equal(catalog_begin_nosync(c), 0);
+	exec_sql(c, "INSERT INTO party VALUES (9, 'x', 'buyer', x'09', 0)");
+	assert_int_equal(catalog_commit(c), 0);
+	assert_int_equal(catalog_syncs(c), n);
+	assert_int_equal(catalog_begin(c), 0);
+	exec_sql(c, "DELETE FROM party WHERE id = 9");
+	catalog_rollback(c);
+	assert_int_equal(catalog_syncs(c), n);
+	assert_int_equal(catalog_begin(c), 0);
+	exec_sql(c, "DELETE FROM party WHERE id = 9");
+	assert_int_equal(catalog_commit(c), 0);
+	assert_int_equal(catalog_syncs(c), n + 1);
+	assert_int_equal(one_int(c, "PRAGMA synchronous"), 1);	/* NORMAL */
 	catalog_close(c);
 	catalog_close(c2);
 }
