@@ -45,6 +45,8 @@ struct rt_stats {
 	uint64_t	units;
 	uint64_t	row_errors;	/* row functions that failed */
 	uint64_t	row_overruns;	/* row functions over their cap */
+	uint64_t	row_compiled;	/* row function calls answered by
+					   the compiled form (rowprog.c) */
 	uint64_t	lua_bytes;	/* Lua heap at the end */
 };
 

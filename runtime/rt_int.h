@@ -63,11 +63,16 @@ rt_holds(enum wop op, int c)
 	}
 }
 
+struct rowprog;
+
 struct rowfn {
 	int		 fn_ref;	/* the (re-bound) Lua function */
 	int		 snap_ref;	/* table: upvalue index -> value */
 	int		 nup;
+	int		 restore;	/* upvalues may change: reset per row */
 	int		 row_ref;	/* the row proxy userdata */
+	struct rowprog	*prog;		/* compiled form, or NULL */
+	int		 prog_ref;	/* keeps prog alive */
 };
 
 struct pnode {
@@ -154,6 +159,21 @@ int	 rt_resolve(lua_State *L, struct pnode *n, const char *name,
 	    struct colref *out);
 const char *rt_colname(struct rt_ctx *, struct colref c);
 enum veil_type rt_coltype(struct rt_ctx *, struct colref c);
+
+/* rowprog.c */
+/*
+ * Reads the Lua function at idx (lua_dump): sets *setupval if it or a
+ * function nested in it may assign an upvalue (and when the dump is not
+ * understood). With n not NULL, also compiles it for rows of node n and
+ * pushes the compiled form (a userdata, returned) or nil (NULL returned).
+ */
+struct rowprog *rowprog_read(lua_State *L, int idx, struct pnode *n,
+	    int *setupval);
+/*
+ * Evaluates p on row: returns 1 with the function's result pushed, or 0
+ * (nothing pushed) when the interpreter must run this row.
+ */
+int	 rowprog_push(lua_State *L, const struct rowprog *p, uint32_t row);
 
 /* dataset.c */
 void	 rt_open_api(lua_State *L);
