@@ -226,28 +226,58 @@ store_derived(struct rt_ctx *c, struct dcol *d, uint32_t row)
 	lua_pop(L, 1);
 }
 
+/* The same for a compiled row function's result. */
 static void
-filter_cb(struct rt_ctx *c, uint32_t i, uint32_t row, int ok, void *arg)
+store_derived_val(struct dcol *d, uint32_t row, const struct rowval *v)
+{
+	switch (v->type) {
+	case LUA_TNUMBER:
+		d->num[row] = v->isint ? (double)v->i : v->n;
+		d->tag[row] = isfinite(d->num[row]) ? D_NUM : D_MISSING;
+		break;
+	case LUA_TBOOLEAN:
+		d->tag[row] = D_BOOL;
+		d->num[row] = v->i != 0;
+		break;
+	default:
+		d->tag[row] = D_MISSING;
+	}
+}
+
+static void
+filter_cb(struct rt_ctx *c, uint32_t i, uint32_t row, int ok,
+    const struct rowval *v, void *arg)
 {
 	struct fargs *fa = arg;
 
 	(void)i;
 	if (!ok)
 		return;		/* failed: false */
+	if (v != NULL) {
+		if (v->type != LUA_TNIL &&
+		    (v->type != LUA_TBOOLEAN || v->i != 0))
+			fa->out[fa->k++] = row;
+		return;
+	}
 	if (lua_toboolean(c->L, -1))
 		fa->out[fa->k++] = row;
 	lua_pop(c->L, 1);
 }
 
+/* A derive keeps every row: its selection is its parent's. */
 static void
-derive_cb(struct rt_ctx *c, uint32_t i, uint32_t row, int ok, void *arg)
+derive_cb(struct rt_ctx *c, uint32_t i, uint32_t row, int ok,
+    const struct rowval *v, void *arg)
 {
 	struct fargs *fa = arg;
 
 	(void)i;
-	if (ok)
-		store_derived(c, fa->d, row);	/* failed: missing */
-	fa->out[fa->k++] = row;
+	if (!ok)
+		return;		/* failed: missing */
+	if (v != NULL)
+		store_derived_val(fa->d, row, v);
+	else
+		store_derived(c, fa->d, row);
 }
 
 int
@@ -273,6 +303,16 @@ rt_eval_node(struct rt_ctx *c, struct pnode *n)
 		n->done = 1;
 		return 0;
 	}
+	if (n->kind == P_DERIVE) {
+		fa.d = n->dcol;
+		if (rowfn_each(c, &n->fn, n->parent->sel, n->parent->nsel,
+		    derive_cb, &fa) != 0)
+			return -1;
+		n->sel = n->parent->sel;	/* kept alive by n */
+		n->nsel = n->parent->nsel;
+		n->done = 1;
+		return 0;
+	}
 	if ((out = malloc(((size_t)n->parent->nsel + 1) * sizeof(*out))) ==
 	    NULL)
 		return -1;
@@ -281,12 +321,10 @@ rt_eval_node(struct rt_ctx *c, struct pnode *n)
 		eval_where(c, n, n->parent->sel, n->parent->nsel, out, &k);
 		break;
 	case P_FILTER:
-	case P_DERIVE:
 		fa.out = out;
 		fa.k = 0;
-		fa.d = n->dcol;
 		rv = rowfn_each(c, &n->fn, n->parent->sel, n->parent->nsel,
-		    n->kind == P_FILTER ? filter_cb : derive_cb, &fa);
+		    filter_cb, &fa);
 		if (rv != 0) {
 			free(out);
 			return -1;
@@ -307,7 +345,8 @@ rt_eval_node(struct rt_ctx *c, struct pnode *n)
 
 /* {====== groups */
 
-static void groupfn_cb(struct rt_ctx *, uint32_t, uint32_t, int, void *);
+static void groupfn_cb(struct rt_ctx *, uint32_t, uint32_t, int,
+    const struct rowval *, void *);
 
 struct gstate {
 	uint32_t	 ngroups;
@@ -354,7 +393,8 @@ key_gid(struct rt_ctx *c, struct gstate *g, int map, int keys)
 
 /* group_by(fn): keep each row's key (by position) or mark the row out. */
 static void
-groupfn_cb(struct rt_ctx *c, uint32_t i, uint32_t row, int ok, void *arg)
+groupfn_cb(struct rt_ctx *c, uint32_t i, uint32_t row, int ok,
+    const struct rowval *v, void *arg)
 {
 	struct fargs *fa = arg;
 	lua_State *L = c->L;
@@ -365,6 +405,8 @@ groupfn_cb(struct rt_ctx *c, uint32_t i, uint32_t row, int ok, void *arg)
 		fa->out[i] = UINT32_MAX;
 		return;
 	}
+	if (v != NULL)
+		rowval_push(L, v);
 	t = lua_type(L, -1);
 	if (t != LUA_TNIL && t != LUA_TNUMBER && t != LUA_TSTRING &&
 	    t != LUA_TBOOLEAN) {

@@ -427,6 +427,7 @@ batch_run(lua_State *L)
 	struct batch *b = lua_touserdata(L, 1);
 	struct rowud *u = lua_touserdata(L, 3);
 	const struct rowprog *prog = b->rf->prog;
+	struct rowval v;
 	int i, up, nup = b->rf->restore ? b->rf->nup : 0;
 	int cap = (int)b->c->job->row_insns;
 	uint32_t row;
@@ -437,9 +438,9 @@ batch_run(lua_State *L)
 			/* no Lua runs here to notice the job's timer */
 			if ((b->pos & 4095) == 0 && luastate_job_killed(L))
 				luaL_error(L, "cpu limit exceeded");
-			if (rowprog_push(L, prog, row)) {
+			if (rowprog_eval(prog, row, &v)) {
 				b->compiled++;
-				b->cb(b->c, b->pos, row, 1, b->arg);
+				b->cb(b->c, b->pos, row, 1, &v, b->arg);
 				continue;
 			}
 		}
@@ -459,7 +460,7 @@ batch_run(lua_State *L)
 		lua_call(L, 1, 1);
 		if (luastate_killed(L))	/* a pcall inside caught the cap */
 			luaL_error(L, "cpu limit exceeded");
-		b->cb(b->c, b->pos, row, 1, b->arg);
+		b->cb(b->c, b->pos, row, 1, NULL, b->arg);
 	}
 	return 0;
 }
@@ -501,7 +502,7 @@ rowfn_each(struct rt_ctx *c, struct rowfn *rf, const uint32_t *sel,
 			c->stats->row_overruns++;
 		else
 			c->stats->row_errors++;
-		cb(c, b.pos, sel != NULL ? sel[b.pos] : b.pos, 0, arg);
+		cb(c, b.pos, sel != NULL ? sel[b.pos] : b.pos, 0, NULL, arg);
 		b.pos++;
 	}
 	return 0;

@@ -321,20 +321,32 @@ struct rval {
 	}		 u;
 };
 
-/* What a GETFIELD reads; both NULL: not a row field. */
-struct rfield {
-	const struct table_colview	*v;
-	const struct dcol		*d;
+/* Not a Lua opcode: ends evaluation, the interpreter takes the row. */
+#define OPX_FAIL	0x7f
+
+/* One decoded instruction. */
+struct rins {
+	uint8_t		 op;		/* OP_*, or OPX_FAIL */
+	uint8_t		 a, b, c;	/* registers, constant index */
+	uint8_t		 k;
+	uint8_t		 d;		/* fused condition: the boolean's
+					   register; K arithmetic: the
+					   register form of the operation */
+	uint8_t		 fuse;
+	int32_t		 x;		/* immediate; LOADK: the constant */
+	uint32_t	 j;		/* JMP, conditions: where they jump */
+	/* GETFIELD: the column read, a table's or a derived one */
+	const struct table_colview *v;
+	const struct dcol *dc;
 };
 
 struct rowprog {
 	uint32_t	 ncode;
 	unsigned int	 nregs;
 	unsigned int	 nparams;
-	const uint32_t	*code;
+	const struct rins *ins;		/* ncode + 1: the last OPX_FAIL */
 	const struct rval *k;		/* per constant */
 	const struct rval *up;		/* per upvalue, their values */
-	const struct rfield *f;		/* per instruction */
 };
 
 /* A constant or upvalue as a value (strings, tables...: V_UNDEF). */
@@ -444,6 +456,110 @@ check_ins(const struct fproto *fp, const uint32_t *code, size_t pc)
 	}
 }
 
+/* The register form of a K arithmetic opcode. */
+static int
+kform(int op)
+{
+	switch (op) {
+	case OP_ADDK:	return OP_ADD;
+	case OP_SUBK:	return OP_SUB;
+	case OP_MULK:	return OP_MUL;
+	case OP_MODK:	return OP_MOD;
+	case OP_POWK:	return OP_POW;
+	case OP_DIVK:	return OP_DIV;
+	default:	return OP_IDIV;
+	}
+}
+
+/* Decodes instruction pc of code into *ri; -1 if it does not qualify. */
+static int
+decode(lua_State *L, struct pnode *n, const struct fproto *fp,
+    const uint32_t *code, size_t pc, struct rins *ri)
+{
+	struct rt_ctx *c = rt_ctx(L);
+	const struct kval *kn;
+	struct colref cr;
+	char name[TABLE_MAX_NAME + 1];
+	uint32_t i = code[pc], nx;
+	int op = I_OP(i);
+
+	if (check_ins(fp, code, pc) != 0)
+		return -1;
+	ri->op = (uint8_t)op;
+	ri->a = (uint8_t)I_A(i);
+	ri->b = (uint8_t)I_B(i);
+	ri->c = (uint8_t)I_C(i);
+	ri->k = (uint8_t)I_K(i);
+	switch (op) {
+	case OP_LOADI:
+	case OP_LOADF:
+		ri->x = I_SBX(i);
+		break;
+	case OP_LOADK:
+		ri->x = I_BX(i);
+		break;
+	case OP_ADDI:
+		ri->x = I_SC(i);
+		break;
+	case OP_EQI: case OP_LTI: case OP_LEI: case OP_GTI: case OP_GEI:
+		ri->x = I_SB(i);
+		break;
+	case OP_ADDK: case OP_SUBK: case OP_MULK: case OP_MODK:
+	case OP_POWK: case OP_DIVK: case OP_IDIVK:
+		ri->d = (uint8_t)kform(op);
+		break;
+	case OP_JMP:
+		ri->j = (uint32_t)(pc + 1 + (size_t)I_SJ(i));
+		break;
+	case OP_MMBIN: case OP_MMBINI: case OP_MMBINK:
+		ri->op = OPX_FAIL;	/* reached only when an operation
+					   failed: left to the VM */
+		break;
+	case OP_GETFIELD:
+		/* a field of the row: a table column of a type kept as a
+		 * number, or a derived column; else not worth compiling */
+		kn = &fp->k[ri->c];
+		if (kn->len > TABLE_MAX_NAME ||
+		    memchr(kn->s, '\0', kn->len) != NULL)
+			return -1;
+		memcpy(name, kn->s, kn->len);
+		name[kn->len] = '\0';
+		if (rt_resolve(L, n, name, &cr) != 0)
+			return -1;
+		if (cr.derived)
+			ri->dc = c->dcols[cr.id];
+		else {
+			ri->v = table_column(c->t, (unsigned)cr.id);
+			if (ri->v->type != VEIL_T_INT &&
+			    ri->v->type != VEIL_T_FLOAT &&
+			    ri->v->type != VEIL_T_BOOL)
+				return -1;
+		}
+		break;
+	}
+	if (!is_cond(op))
+		return 0;
+	/* a condition's jump follows it (lcode.c condjump) */
+	if (I_OP(code[pc + 1]) != OP_JMP)
+		return -1;
+	ri->j = (uint32_t)(pc + 2 + (size_t)I_SJ(code[pc + 1]));
+	/*
+	 * A condition made a value: cond; JMP +1; LFALSESKIP A; LOADTRUE A.
+	 * Evaluated as one step (the others stay, for jumps into them).
+	 */
+	if (op != OP_TESTSET && I_SJ(code[pc + 1]) == 1 &&
+	    pc + 3 < fp->ncode) {
+		nx = code[pc + 2];
+		if (I_OP(nx) == OP_LFALSESKIP &&
+		    I_OP(code[pc + 3]) == OP_LOADTRUE &&
+		    I_A(code[pc + 3]) == I_A(nx)) {
+			ri->fuse = 1;
+			ri->d = (uint8_t)I_A(nx);
+		}
+	}
+	return 0;
+}
+
 /*
  * Compiles fp (the function at fnidx, for rows of node n) into a new
  * userdata, pushed; pushes nothing and returns -1 if it does not qualify.
@@ -454,33 +570,35 @@ compile(lua_State *L, int fnidx, struct pnode *n, const struct fproto *fp)
 	struct rt_ctx *c = rt_ctx(L);
 	struct rowprog *p;
 	struct rval *k, *up;
-	struct rfield *f;
-	uint32_t *code;
-	const struct kval *kn;
-	struct colref cr;
-	char name[TABLE_MAX_NAME + 1];
+	struct rins *ins;
+	uint32_t *code, last;
 	size_t pc, i, sz;
 	int op;
 
 	if (fp->ncode == 0 || fp->vararg || fp->nregs == 0 ||
-	    fp->ncode >= c->job->row_insns)
+	    fp->ncode >= c->job->row_insns || fp->ncode > DUMP_MAX / 4)
 		return -1;
+	/* the last instruction returns: no falling off the end */
+	memcpy(&last, fp->code + 4 * (fp->ncode - 1), 4);
+	op = I_OP(last);
+	if (op != OP_RETURN && op != OP_RETURN0 && op != OP_RETURN1)
+		return -1;
+	if ((code = malloc(fp->ncode * 4)) == NULL)
+		return -1;
+	memcpy(code, fp->code, fp->ncode * 4);
 	sz = sizeof(*p) + (fp->nk + fp->nup) * sizeof(*k) +
-	    fp->ncode * (sizeof(*f) + sizeof(*code));
+	    (fp->ncode + 1) * sizeof(*ins);
 	p = lua_newuserdatauv(L, sz, 0);
 	memset(p, 0, sz);
 	k = (struct rval *)(p + 1);
 	up = k + fp->nk;
-	f = (struct rfield *)(up + fp->nup);
-	code = (uint32_t *)(f + fp->ncode);
-	memcpy(code, fp->code, fp->ncode * 4);
+	ins = (struct rins *)(up + fp->nup);
 	p->ncode = (uint32_t)fp->ncode;
 	p->nregs = fp->nregs;
 	p->nparams = fp->nparams;
-	p->code = code;
+	p->ins = ins;
 	p->k = k;
 	p->up = up;
-	p->f = f;
 	for (i = 0; i < fp->nk; i++)
 		k[i] = kval_rval(&fp->k[i]);
 	for (i = 0; i < fp->nup; i++) {
@@ -509,43 +627,15 @@ compile(lua_State *L, int fnidx, struct pnode *n, const struct fproto *fp)
 		lua_pop(L, 1);
 		up[i] = kval_rval(&kv);
 	}
-	for (pc = 0; pc < fp->ncode; pc++) {
-		op = I_OP(code[pc]);
-		if (check_ins(fp, code, pc) != 0)
-			goto no;
-		/* a condition's jump must follow it (lcode.c condjump) */
-		if (is_cond(op) && I_OP(code[pc + 1]) != OP_JMP)
-			goto no;
-		if (op != OP_GETFIELD)
-			continue;
-		/* a field of the row: a table column of a type kept as a
-		 * number, or a derived column; else not worth compiling */
-		kn = &fp->k[I_C(code[pc])];
-		if (kn->len > TABLE_MAX_NAME ||
-		    memchr(kn->s, '\0', kn->len) != NULL)
-			goto no;
-		memcpy(name, kn->s, kn->len);
-		name[kn->len] = '\0';
-		if (rt_resolve(L, n, name, &cr) != 0)
-			goto no;
-		if (cr.derived)
-			f[pc].d = c->dcols[cr.id];
-		else {
-			f[pc].v = table_column(c->t, (unsigned)cr.id);
-			if (f[pc].v->type != VEIL_T_INT &&
-			    f[pc].v->type != VEIL_T_FLOAT &&
-			    f[pc].v->type != VEIL_T_BOOL)
-				goto no;
+	for (pc = 0; pc < fp->ncode; pc++)
+		if (decode(L, n, fp, code, pc, &ins[pc]) != 0) {
+			free(code);
+			lua_pop(L, 1);
+			return -1;
 		}
-	}
-	/* the last instruction returns: no falling off the end */
-	op = I_OP(code[fp->ncode - 1]);
-	if (op != OP_RETURN && op != OP_RETURN0 && op != OP_RETURN1)
-		goto no;
+	ins[fp->ncode].op = OPX_FAIL;
+	free(code);
 	return 0;
-no:
-	lua_pop(L, 1);
-	return -1;
 }
 
 struct rowprog *
@@ -587,6 +677,24 @@ rowprog_read(lua_State *L, int fnidx, struct pnode *n, int *setupval)
 /* }====== */
 
 /* {====== evaluating */
+
+void
+rowval_push(lua_State *L, const struct rowval *v)
+{
+	switch (v->type) {
+	case LUA_TBOOLEAN:
+		lua_pushboolean(L, (int)v->i);
+		break;
+	case LUA_TNUMBER:
+		if (v->isint)
+			lua_pushinteger(L, v->i);
+		else
+			lua_pushnumber(L, v->n);
+		break;
+	default:
+		lua_pushnil(L);
+	}
+}
 
 #define MAXINTFITSF	((lua_Unsigned)1 << 53)
 #define INTFITSF(i)	(MAXINTFITSF + (lua_Unsigned)(i) <= 2 * MAXINTFITSF)
@@ -780,79 +888,60 @@ arith(int op, const struct rval *a, const struct rval *b, struct rval *o)
 	return 1;
 }
 
-/* The register form of a K arithmetic opcode. */
-static int
-kform(int op)
-{
-	switch (op) {
-	case OP_ADDK:	return OP_ADD;
-	case OP_SUBK:	return OP_SUB;
-	case OP_MULK:	return OP_MUL;
-	case OP_MODK:	return OP_MOD;
-	case OP_POWK:	return OP_POW;
-	case OP_DIVK:	return OP_DIV;
-	default:	return OP_IDIV;
-	}
-}
-
 /* A row field as rowfn_push_value() would present it. */
-static int
-field(const struct rfield *f, uint32_t row, struct rval *o)
+static inline int
+field(const struct rins *ri, uint32_t row, struct rval *o)
 {
-	const struct table_colview *v = f->v;
-	const struct dcol *d = f->d;
+	const struct table_colview *v = ri->v;
+	const struct dcol *d = ri->dc;
 	double x;
 
-	if (d != NULL) {
-		switch (d->tag[row]) {
-		case D_NUM:
-			x = d->num[row];
-			if (x > -9.0e15 && x < 9.0e15 &&
-			    x == (double)(lua_Integer)x) {
-				o->t = V_INT;
-				o->u.i = (lua_Integer)x;
-			} else {
-				o->t = V_FLT;
-				o->u.n = x;
-			}
-			return 1;
-		case D_BOOL:
-			o->t = V_BOOL;
-			o->u.i = d->num[row] != 0;
-			return 1;
-		case D_MISSING:
+	if (v != NULL) {
+		if (table_isnull(v, row)) {
 			o->t = V_NIL;
 			return 1;
-		default:
-			return 0;	/* strings */
+		}
+		switch (v->type) {
+		case VEIL_T_INT:
+			o->t = V_INT;
+			o->u.i = ((const int64_t *)v->data)[row];
+			return 1;
+		case VEIL_T_FLOAT:
+			o->t = V_FLT;
+			o->u.n = ((const double *)v->data)[row];
+			return 1;
+		default:		/* VEIL_T_BOOL */
+			o->t = V_BOOL;
+			o->u.i = ((const uint8_t *)v->data)[row] != 0;
+			return 1;
 		}
 	}
-	if (v == NULL)
-		return 0;
-	if (table_isnull(v, row)) {
+	switch (d->tag[row]) {
+	case D_NUM:
+		x = d->num[row];
+		if (x > -9.0e15 && x < 9.0e15 &&
+		    x == (double)(lua_Integer)x) {
+			o->t = V_INT;
+			o->u.i = (lua_Integer)x;
+		} else {
+			o->t = V_FLT;
+			o->u.n = x;
+		}
+		return 1;
+	case D_BOOL:
+		o->t = V_BOOL;
+		o->u.i = d->num[row] != 0;
+		return 1;
+	case D_MISSING:
 		o->t = V_NIL;
 		return 1;
-	}
-	switch (v->type) {
-	case VEIL_T_INT:
-		o->t = V_INT;
-		o->u.i = ((const int64_t *)v->data)[row];
-		return 1;
-	case VEIL_T_FLOAT:
-		o->t = V_FLT;
-		o->u.n = ((const double *)v->data)[row];
-		return 1;
-	case VEIL_T_BOOL:
-		o->t = V_BOOL;
-		o->u.i = ((const uint8_t *)v->data)[row] != 0;
-		return 1;
 	default:
-		return 0;
+		return 0;	/* strings */
 	}
 }
 
 /* Lua truthiness; -1: not a value compiled here. */
-static int
+static inline int
 truthy(const struct rval *v)
 {
 	switch (v->t) {
@@ -870,170 +959,190 @@ truthy(const struct rval *v)
 }
 
 int
-rowprog_push(lua_State *L, const struct rowprog *p, uint32_t row)
+rowprog_eval(const struct rowprog *p, uint32_t row, struct rowval *v)
 {
-	struct rval R[256], *ra, *rb, *rc, kv;
-	const uint32_t *code = p->code;
-	uint32_t pc = 0, i;
+	struct rval R[256], *ra, *rb, kv;
+	const struct rins *ins;
+	uint32_t pc = 0;
 	unsigned int j;
-	int op, cond;
+	int cond;
 
 	R[0].t = p->nparams > 0 ? V_ROW : V_UNDEF;
 	for (j = 1; j < p->nregs; j++)
 		R[j].t = V_UNDEF;
-	while (pc < p->ncode) {
-		i = code[pc++];
-		op = I_OP(i);
-		ra = &R[I_A(i)];
-		switch (op) {
+	for (;;) {
+		ins = &p->ins[pc];
+		ra = &R[ins->a];
+		switch (ins->op) {
 		case OP_MOVE:
-			*ra = R[I_B(i)];
+			*ra = R[ins->b];
+			pc++;
 			continue;
 		case OP_LOADI:
 			ra->t = V_INT;
-			ra->u.i = I_SBX(i);
+			ra->u.i = ins->x;
+			pc++;
 			continue;
 		case OP_LOADF:
 			ra->t = V_FLT;
-			ra->u.n = (lua_Number)I_SBX(i);
+			ra->u.n = (lua_Number)ins->x;
+			pc++;
 			continue;
 		case OP_LOADK:
-			*ra = p->k[I_BX(i)];
+			*ra = p->k[ins->x];
+			pc++;
 			continue;
 		case OP_LOADFALSE:
+			ra->t = V_BOOL;
+			ra->u.i = 0;
+			pc++;
+			continue;
 		case OP_LFALSESKIP:
 			ra->t = V_BOOL;
 			ra->u.i = 0;
-			if (op == OP_LFALSESKIP)
-				pc++;
+			pc += 2;
 			continue;
 		case OP_LOADTRUE:
 			ra->t = V_BOOL;
 			ra->u.i = 1;
+			pc++;
 			continue;
 		case OP_LOADNIL:
-			for (j = 0; j <= (unsigned int)I_B(i); j++)
+			for (j = 0; j <= ins->b; j++)
 				ra[j].t = V_NIL;
+			pc++;
 			continue;
 		case OP_GETUPVAL:
-			*ra = p->up[I_B(i)];
+			*ra = p->up[ins->b];
+			pc++;
 			continue;
 		case OP_GETFIELD:
-			if (R[I_B(i)].t != V_ROW || !field(&p->f[pc - 1], row, ra))
+			if (R[ins->b].t != V_ROW || !field(ins, row, ra))
 				return 0;
+			pc++;
 			continue;
 		case OP_ADDI:
 			kv.t = V_INT;
-			kv.u.i = I_SC(i);
-			if (!arith(OP_ADD, &R[I_B(i)], &kv, ra))
+			kv.u.i = ins->x;
+			if (!arith(OP_ADD, &R[ins->b], &kv, ra))
 				return 0;
-			pc++;		/* the MMBINI */
+			pc += 2;	/* over the MMBINI */
 			continue;
 		case OP_ADDK: case OP_SUBK: case OP_MULK: case OP_MODK:
 		case OP_POWK: case OP_DIVK: case OP_IDIVK:
-			if (!arith(kform(op), &R[I_B(i)], &p->k[I_C(i)], ra))
+			if (!arith(ins->d, &R[ins->b], &p->k[ins->c], ra))
 				return 0;
-			pc++;		/* the MMBINK */
+			pc += 2;	/* over the MMBINK */
 			continue;
 		case OP_ADD: case OP_SUB: case OP_MUL: case OP_MOD:
 		case OP_POW: case OP_DIV: case OP_IDIV:
-			if (!arith(op, &R[I_B(i)], &R[I_C(i)], ra))
+			if (!arith(ins->op, &R[ins->b], &R[ins->c], ra))
 				return 0;
-			pc++;		/* the MMBIN */
+			pc += 2;	/* over the MMBIN */
 			continue;
 		case OP_UNM:
-			rb = &R[I_B(i)];
+			rb = &R[ins->b];
 			if (rb->t == V_INT) {
 				ra->t = V_INT;
-				ra->u.i = (lua_Integer)(0u - (lua_Unsigned)rb->u.i);
+				ra->u.i = (lua_Integer)(0u -
+				    (lua_Unsigned)rb->u.i);
 			} else if (rb->t == V_FLT) {
 				ra->t = V_FLT;
 				ra->u.n = -rb->u.n;
 			} else
 				return 0;
+			pc++;
 			continue;
 		case OP_NOT:
-			if ((cond = truthy(&R[I_B(i)])) < 0)
+			if ((cond = truthy(&R[ins->b])) < 0)
 				return 0;
 			ra->t = V_BOOL;
 			ra->u.i = !cond;
+			pc++;
 			continue;
 		case OP_JMP:
-			pc += (uint32_t)I_SJ(i);
+			pc = ins->j;
 			continue;
 		case OP_EQ:
-			cond = equal(ra, &R[I_B(i)]);
+			cond = equal(ra, &R[ins->b]);
 			break;
 		case OP_LT:
 		case OP_LE:
-			cond = less(ra, &R[I_B(i)], op == OP_LE);
+			cond = less(ra, &R[ins->b], ins->op == OP_LE);
 			break;
 		case OP_EQK:
-			cond = equal(ra, &p->k[I_B(i)]);
+			cond = equal(ra, &p->k[ins->b]);
 			break;
 		case OP_EQI:
 			if (ra->t == V_INT)
-				cond = ra->u.i == I_SB(i);
+				cond = ra->u.i == ins->x;
 			else if (ra->t == V_FLT)
-				cond = ra->u.n == (lua_Number)I_SB(i);
+				cond = ra->u.n == (lua_Number)ins->x;
 			else
 				cond = ra->t == V_UNDEF ? -1 : 0;
 			break;
 		case OP_LTI: case OP_LEI: case OP_GTI: case OP_GEI:
-			cond = less_imm(ra, I_SB(i), op);
+			cond = less_imm(ra, ins->x, ins->op);
 			break;
 		case OP_TEST:
 			cond = truthy(ra);
 			break;
 		case OP_TESTSET:
-			rb = &R[I_B(i)];
+			rb = &R[ins->b];
 			if ((cond = truthy(rb)) < 0)
 				return 0;
-			if (cond == I_K(i)) {
+			if (cond == ins->k) {
 				*ra = *rb;
-				pc += (uint32_t)I_SJ(code[pc]) + 1;
+				pc = ins->j;
 			} else
-				pc++;
+				pc += 2;
 			continue;
 		case OP_RETURN:
-			if (I_B(i) == 1) {
-				lua_pushnil(L);
+			if (ins->b == 1) {
+				v->type = LUA_TNIL;
 				return 1;
 			}
 			/* FALLTHROUGH */
 		case OP_RETURN1:
-			rc = ra;
-			switch (rc->t) {
+			switch (ra->t) {
 			case V_NIL:
-				lua_pushnil(L);
+				v->type = LUA_TNIL;
 				return 1;
 			case V_BOOL:
-				lua_pushboolean(L, (int)rc->u.i);
+				v->type = LUA_TBOOLEAN;
+				v->i = ra->u.i;
 				return 1;
 			case V_INT:
-				lua_pushinteger(L, rc->u.i);
+				v->type = LUA_TNUMBER;
+				v->isint = 1;
+				v->i = ra->u.i;
 				return 1;
 			case V_FLT:
-				lua_pushnumber(L, rc->u.n);
+				v->type = LUA_TNUMBER;
+				v->isint = 0;
+				v->n = ra->u.n;
 				return 1;
 			default:
 				return 0;
 			}
 		case OP_RETURN0:
-			lua_pushnil(L);
+			v->type = LUA_TNIL;
 			return 1;
-		default:	/* MMBIN*: an operation failed */
+		default:	/* OPX_FAIL */
 			return 0;
 		}
-		/* a condition; the next instruction is its jump */
+		/* a condition: skip its jump, or take it */
 		if (cond < 0)
 			return 0;
-		if (cond != I_K(i))
-			pc++;
+		if (ins->fuse) {
+			R[ins->d].t = V_BOOL;
+			R[ins->d].u.i = cond == ins->k;
+			pc += 4;
+		} else if (cond != ins->k)
+			pc += 2;
 		else
-			pc += (uint32_t)I_SJ(code[pc]) + 1;
+			pc = ins->j;
 	}
-	return 0;
 }
 
 /* }====== */

@@ -144,14 +144,24 @@ int	 rt_bound(struct rt_ctx *);
 /* rowfn.c */
 void	 rowfn_prepare(lua_State *L, int fnidx, struct pnode *n,
 	    struct rowfn *rf);
+/* A row function's result from its compiled form (rowprog.c). */
+struct rowval {
+	int		 type;		/* LUA_TNIL, LUA_TBOOLEAN, LUA_TNUMBER */
+	int		 isint;		/* a number: an integer (i) */
+	lua_Integer	 i;		/* an integer; a boolean: 0 or 1 */
+	lua_Number	 n;		/* a float */
+};
+
 /*
  * Calls rf on every row of the selection (sel NULL: rows 0..n-1). For
- * each, cb gets ok = 1 with the result on the stack top (cb pops it), or
- * ok = 0 when the function failed or overran (counted already). Returns
- * 0, or -1 when the job must stop (its CPU time is up).
+ * each, cb gets ok = 1 with the result: in *v, or (v NULL) on the stack
+ * top (cb pops it); or ok = 0 when the function failed or overran
+ * (counted already). Returns 0, or -1 when the job must stop (its CPU
+ * time is up).
  */
 typedef void (*rowfn_cb)(struct rt_ctx *, uint32_t i, uint32_t row, int ok,
-    void *arg);
+    const struct rowval *v, void *arg);
+void	 rowval_push(lua_State *L, const struct rowval *v);
 int	 rowfn_each(struct rt_ctx *, struct rowfn *rf, const uint32_t *sel,
 	    uint32_t n, rowfn_cb cb, void *arg);
 void	 rowfn_push_value(struct rt_ctx *, struct colref c, uint32_t row);
@@ -170,10 +180,10 @@ enum veil_type rt_coltype(struct rt_ctx *, struct colref c);
 struct rowprog *rowprog_read(lua_State *L, int idx, struct pnode *n,
 	    int *setupval);
 /*
- * Evaluates p on row: returns 1 with the function's result pushed, or 0
- * (nothing pushed) when the interpreter must run this row.
+ * Evaluates p on row: returns 1 with the function's result in *v, or 0
+ * when the interpreter must run this row.
  */
-int	 rowprog_push(lua_State *L, const struct rowprog *p, uint32_t row);
+int	 rowprog_eval(const struct rowprog *p, uint32_t row, struct rowval *v);
 
 /* dataset.c */
 void	 rt_open_api(lua_State *L);
