@@ -638,28 +638,53 @@ compile(lua_State *L, int fnidx, struct pnode *n, const struct fproto *fp)
 	return 0;
 }
 
+/* Parses a dump: 0, with *fp its top function (fp->k to free), or -1. */
+static int
+parse(const void *buf, size_t len, struct fproto *fp, int *setupval)
+{
+	struct rd r;
+
+	memset(fp, 0, sizeof(*fp));
+	r.p = buf;
+	r.end = r.p + len;
+	r.bad = 0;
+	if (buf == NULL || rd_header(&r) != 0 ||
+	    rd_function(&r, 0, fp, setupval) != 0 || r.p != r.end) {
+		free(fp->k);
+		fp->k = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+rowprog_scan(const void *buf, size_t len, int *setupval)
+{
+	struct fproto fp;
+
+	if (parse(buf, len, &fp, setupval) != 0) {
+		*setupval = 1;
+		return -1;
+	}
+	free(fp.k);
+	return 0;
+}
+
 struct rowprog *
 rowprog_read(lua_State *L, int fnidx, struct pnode *n, int *setupval)
 {
 	struct wbuf w;
-	struct rd r;
 	struct fproto fp;
 	struct rowprog *p = NULL;
 	int rv;
 
 	fnidx = lua_absindex(L, fnidx);
 	memset(&w, 0, sizeof(w));
-	memset(&fp, 0, sizeof(fp));
 	lua_pushvalue(L, fnidx);
 	rv = lua_dump(L, dump_writer, &w, 1);
 	lua_pop(L, 1);
-	r.p = w.p;
-	r.end = w.p + w.len;
-	r.bad = 0;
-	if (rv != 0 || w.p == NULL || rd_header(&r) != 0 ||
-	    rd_function(&r, 0, &fp, setupval) != 0 || r.p != r.end) {
+	if (rv != 0 || parse(w.p, w.len, &fp, setupval) != 0) {
 		*setupval = 1;		/* not understood: the safe answer */
-		free(fp.k);
 		free(w.p);
 		if (n != NULL)
 			lua_pushnil(L);
@@ -874,9 +899,10 @@ arith(int op, const struct rval *a, const struct rval *b, struct rval *o)
 	case OP_POW:
 		r = n == 2 ? m * m : pow(m, n);
 		break;
-	case OP_MOD:		/* luai_nummod */
+	case OP_MOD:		/* luai_nummod: fmod, floored when the
+				   remainder and n differ in sign */
 		r = fmod(m, n);
-		if (r > 0 ? n < 0 : (r < 0 && n != r))
+		if (r > 0 ? n < 0 : (r < 0 && n > 0))
 			r += n;
 		break;
 	default:		/* OP_IDIV: luai_numidiv */

@@ -180,6 +180,12 @@ enum veil_type rt_coltype(struct rt_ctx *, struct colref c);
 struct rowprog *rowprog_read(lua_State *L, int idx, struct pnode *n,
 	    int *setupval);
 /*
+ * Parses the len bytes of a lua_dump() at buf, which must be all of one
+ * (stripped or not): returns 0, or -1 when they are not understood. Sets
+ * *setupval if a function in it may assign an upvalue, or on -1.
+ */
+int	 rowprog_scan(const void *buf, size_t len, int *setupval);
+/*
  * Evaluates p on row: returns 1 with the function's result in *v, or 0
  * when the interpreter must run this row.
  */
