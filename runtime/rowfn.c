@@ -10,6 +10,13 @@
  * per-row instruction cap; an error or an overrun yields the default and
  * is counted. Rows are a proxy over the mapped columns: nothing is copied
  * until the function reads a field.
+ *
+ * Two shortcuts keep those semantics (rowprog.c reads the bytecode):
+ * the per-row restore is skipped when no function reachable from the row
+ * function has OP_SETUPVAL (then its cells cannot change), and a row
+ * function made only of arithmetic and comparisons over fields, numbers
+ * and booleans runs compiled, in C, without a Lua call; every row the
+ * compiled form cannot answer exactly goes to the interpreter as before.
  */
 #include <string.h>
 
