@@ -89,13 +89,15 @@ struct kval {
 	size_t		 len;
 };
 
+#define MAXK		256	/* constants the compiler can use */
+
 /* The top function of a dump, as far as the compiler needs it. */
 struct fproto {
 	unsigned int		 nparams, vararg, nregs;
-	const unsigned char	*code;
+	const unsigned char	*code;		/* unaligned */
 	size_t			 ncode;
-	struct kval		*k;
-	size_t			 nk;
+	struct kval		 k[MAXK];	/* the first MAXK constants */
+	size_t			 nk;		/* all of them */
 	size_t			 nup;
 };
 
@@ -182,7 +184,7 @@ rd_header(struct rd *r)
 /*
  * Reads one function and its nested prototypes; sets *setupval if any of
  * them has OP_SETUPVAL. top (the outermost only) receives its code and
- * constants; top->k is the caller's to free. Returns 0 or -1.
+ * constants. Returns 0 or -1.
  */
 static int
 rd_function(struct rd *r, int depth, struct fproto *top, int *setupval)
@@ -218,11 +220,8 @@ rd_function(struct rd *r, int depth, struct fproto *top, int *setupval)
 	n = rd_size(r);
 	if (n > (size_t)(r->end - r->p))	/* a byte each at least */
 		return -1;
-	if (top != NULL) {
-		if ((top->k = calloc(n + 1, sizeof(*top->k))) == NULL)
-			return -1;
+	if (top != NULL)
 		top->nk = n;
-	}
 	for (i = 0; i < n && !r->bad; i++) {
 		memset(&kv, 0, sizeof(kv));
 		kv.tag = (int)rd_byte(r);
@@ -247,7 +246,7 @@ rd_function(struct rd *r, int depth, struct fproto *top, int *setupval)
 		default:
 			r->bad = 1;
 		}
-		if (top != NULL)
+		if (top != NULL && i < MAXK)
 			top->k[i] = kv;
 	}
 	n = rd_size(r);			/* upvalues: instack, idx, kind */
@@ -278,31 +277,28 @@ rd_function(struct rd *r, int depth, struct fproto *top, int *setupval)
 	return r->bad ? -1 : 0;
 }
 
+/*
+ * The dump goes to a Lua buffer, as string.dump does it (lstrlib.c), so
+ * that a memory error on the way leaves nothing to free.
+ */
 struct wbuf {
-	unsigned char	*p;
-	size_t		 len, cap;
+	luaL_Buffer	 b;
+	int		 init;
+	size_t		 len;
 };
 
 static int
 dump_writer(lua_State *L, const void *p, size_t sz, void *ud)
 {
 	struct wbuf *w = ud;
-	unsigned char *np;
-	size_t ncap;
 
-	(void)L;
+	if (!w->init) {
+		w->init = 1;
+		luaL_buffinit(L, &w->b);
+	}
 	if (sz > DUMP_MAX - w->len)
 		return 1;
-	if (sz > w->cap - w->len) {
-		ncap = w->cap < 1024 ? 1024 : w->cap;
-		while (ncap - w->len < sz)
-			ncap *= 2;
-		if ((np = realloc(w->p, ncap)) == NULL)
-			return 1;
-		w->p = np;
-		w->cap = ncap;
-	}
-	memcpy(w->p + w->len, p, sz);
+	luaL_addlstring(&w->b, p, sz);
 	w->len += sz;
 	return 0;
 }
@@ -391,12 +387,22 @@ is_cond(int op)
  * Checks instruction pc of fp: a known opcode, operands in range, jumps
  * forward and inside the code. Returns 0 if the compiler takes it.
  */
-static int
-check_ins(const struct fproto *fp, const uint32_t *code, size_t pc)
+/* Instruction pc of fp (the dump need not be aligned). */
+static uint32_t
+ins_at(const struct fproto *fp, size_t pc)
 {
-	uint32_t i = code[pc];
+	uint32_t i;
+
+	memcpy(&i, fp->code + 4 * pc, 4);
+	return i;
+}
+
+static int
+check_ins(const struct fproto *fp, size_t pc)
+{
+	uint32_t i = ins_at(fp, pc);
 	int a = I_A(i), b = I_B(i), c = I_C(i), nr = (int)fp->nregs;
-	int nk = (int)fp->nk;
+	int nk = fp->nk < MAXK ? (int)fp->nk : MAXK;
 	size_t next = pc + 1;
 
 	switch (I_OP(i)) {
@@ -412,7 +418,7 @@ check_ins(const struct fproto *fp, const uint32_t *code, size_t pc)
 	case OP_LFALSESKIP:
 		return a < nr && next < fp->ncode ? 0 : -1;
 	case OP_LOADK:
-		return a < nr && I_BX(i) < nk ? 0 : -1;
+		return a < nr && I_BX(i) < nk && I_BX(i) < MAXK ? 0 : -1;
 	case OP_LOADNIL:
 		return a + b < nr ? 0 : -1;
 	case OP_GETUPVAL:
@@ -473,17 +479,17 @@ kform(int op)
 
 /* Decodes instruction pc of code into *ri; -1 if it does not qualify. */
 static int
-decode(lua_State *L, struct pnode *n, const struct fproto *fp,
-    const uint32_t *code, size_t pc, struct rins *ri)
+decode(lua_State *L, struct pnode *n, const struct fproto *fp, size_t pc,
+    struct rins *ri)
 {
 	struct rt_ctx *c = rt_ctx(L);
 	const struct kval *kn;
 	struct colref cr;
 	char name[TABLE_MAX_NAME + 1];
-	uint32_t i = code[pc], nx;
+	uint32_t i = ins_at(fp, pc), nx;
 	int op = I_OP(i);
 
-	if (check_ins(fp, code, pc) != 0)
+	if (check_ins(fp, pc) != 0)
 		return -1;
 	ri->op = (uint8_t)op;
 	ri->a = (uint8_t)I_A(i);
@@ -540,19 +546,19 @@ decode(lua_State *L, struct pnode *n, const struct fproto *fp,
 	if (!is_cond(op))
 		return 0;
 	/* a condition's jump follows it (lcode.c condjump) */
-	if (I_OP(code[pc + 1]) != OP_JMP)
+	nx = ins_at(fp, pc + 1);
+	if (I_OP(nx) != OP_JMP)
 		return -1;
-	ri->j = (uint32_t)(pc + 2 + (size_t)I_SJ(code[pc + 1]));
+	ri->j = (uint32_t)(pc + 2 + (size_t)I_SJ(nx));
 	/*
 	 * A condition made a value: cond; JMP +1; LFALSESKIP A; LOADTRUE A.
 	 * Evaluated as one step (the others stay, for jumps into them).
 	 */
-	if (op != OP_TESTSET && I_SJ(code[pc + 1]) == 1 &&
-	    pc + 3 < fp->ncode) {
-		nx = code[pc + 2];
+	if (op != OP_TESTSET && I_SJ(nx) == 1 && pc + 3 < fp->ncode) {
+		nx = ins_at(fp, pc + 2);
 		if (I_OP(nx) == OP_LFALSESKIP &&
-		    I_OP(code[pc + 3]) == OP_LOADTRUE &&
-		    I_A(code[pc + 3]) == I_A(nx)) {
+		    I_OP(ins_at(fp, pc + 3)) == OP_LOADTRUE &&
+		    I_A(ins_at(fp, pc + 3)) == I_A(nx)) {
 			ri->fuse = 1;
 			ri->d = (uint8_t)I_A(nx);
 		}
@@ -571,7 +577,6 @@ compile(lua_State *L, int fnidx, struct pnode *n, const struct fproto *fp)
 	struct rowprog *p;
 	struct rval *k, *up;
 	struct rins *ins;
-	uint32_t *code, last;
 	size_t pc, i, sz;
 	int op;
 
@@ -579,19 +584,15 @@ compile(lua_State *L, int fnidx, struct pnode *n, const struct fproto *fp)
 	    fp->ncode >= c->job->row_insns || fp->ncode > DUMP_MAX / 4)
 		return -1;
 	/* the last instruction returns: no falling off the end */
-	memcpy(&last, fp->code + 4 * (fp->ncode - 1), 4);
-	op = I_OP(last);
+	op = I_OP(ins_at(fp, fp->ncode - 1));
 	if (op != OP_RETURN && op != OP_RETURN0 && op != OP_RETURN1)
 		return -1;
-	if ((code = malloc(fp->ncode * 4)) == NULL)
-		return -1;
-	memcpy(code, fp->code, fp->ncode * 4);
-	sz = sizeof(*p) + (fp->nk + fp->nup) * sizeof(*k) +
+	sz = sizeof(*p) + (MAXK + fp->nup) * sizeof(*k) +
 	    (fp->ncode + 1) * sizeof(*ins);
 	p = lua_newuserdatauv(L, sz, 0);
 	memset(p, 0, sz);
 	k = (struct rval *)(p + 1);
-	up = k + fp->nk;
+	up = k + MAXK;
 	ins = (struct rins *)(up + fp->nup);
 	p->ncode = (uint32_t)fp->ncode;
 	p->nregs = fp->nregs;
@@ -599,7 +600,7 @@ compile(lua_State *L, int fnidx, struct pnode *n, const struct fproto *fp)
 	p->ins = ins;
 	p->k = k;
 	p->up = up;
-	for (i = 0; i < fp->nk; i++)
+	for (i = 0; i < fp->nk && i < MAXK; i++)
 		k[i] = kval_rval(&fp->k[i]);
 	for (i = 0; i < fp->nup; i++) {
 		struct kval kv;
@@ -628,17 +629,15 @@ compile(lua_State *L, int fnidx, struct pnode *n, const struct fproto *fp)
 		up[i] = kval_rval(&kv);
 	}
 	for (pc = 0; pc < fp->ncode; pc++)
-		if (decode(L, n, fp, code, pc, &ins[pc]) != 0) {
-			free(code);
+		if (decode(L, n, fp, pc, &ins[pc]) != 0) {
 			lua_pop(L, 1);
 			return -1;
 		}
 	ins[fp->ncode].op = OPX_FAIL;
-	free(code);
 	return 0;
 }
 
-/* Parses a dump: 0, with *fp its top function (fp->k to free), or -1. */
+/* Parses a dump: 0, with *fp its top function, or -1. */
 static int
 parse(const void *buf, size_t len, struct fproto *fp, int *setupval)
 {
@@ -649,11 +648,8 @@ parse(const void *buf, size_t len, struct fproto *fp, int *setupval)
 	r.end = r.p + len;
 	r.bad = 0;
 	if (buf == NULL || rd_header(&r) != 0 ||
-	    rd_function(&r, 0, fp, setupval) != 0 || r.p != r.end) {
-		free(fp->k);
-		fp->k = NULL;
+	    rd_function(&r, 0, fp, setupval) != 0 || r.p != r.end)
 		return -1;
-	}
 	return 0;
 }
 
@@ -666,7 +662,6 @@ rowprog_scan(const void *buf, size_t len, int *setupval)
 		*setupval = 1;
 		return -1;
 	}
-	free(fp.k);
 	return 0;
 }
 
@@ -676,26 +671,32 @@ rowprog_read(lua_State *L, int fnidx, struct pnode *n, int *setupval)
 	struct wbuf w;
 	struct fproto fp;
 	struct rowprog *p = NULL;
-	int rv;
+	const char *d = NULL;
+	size_t len = 0;
+	int rv, top;
 
 	fnidx = lua_absindex(L, fnidx);
-	memset(&w, 0, sizeof(w));
+	top = lua_gettop(L);
+	w.init = 0;
+	w.len = 0;
 	lua_pushvalue(L, fnidx);
 	rv = lua_dump(L, dump_writer, &w, 1);
-	lua_pop(L, 1);
-	if (rv != 0 || parse(w.p, w.len, &fp, setupval) != 0) {
+	if (w.init) {
+		luaL_pushresult(&w.b);
+		d = lua_tolstring(L, -1, &len);
+	}
+	if (rv != 0 || parse(d, len, &fp, setupval) != 0)
 		*setupval = 1;		/* not understood: the safe answer */
-		free(w.p);
-		if (n != NULL)
-			lua_pushnil(L);
+	else if (n != NULL && compile(L, fnidx, n, &fp) == 0)
+		p = lua_touserdata(L, -1);
+	if (n == NULL) {
+		lua_settop(L, top);
 		return NULL;
 	}
-	if (n != NULL && compile(L, fnidx, n, &fp) == 0)
-		p = lua_touserdata(L, -1);
-	else if (n != NULL)
+	if (p == NULL)
 		lua_pushnil(L);
-	free(fp.k);
-	free(w.p);
+	lua_replace(L, top + 1);	/* over the function's copy */
+	lua_settop(L, top + 1);
 	return p;
 }
 
