@@ -11,6 +11,7 @@
  * the result on the same grid.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,7 +109,7 @@ eval_where(struct rt_ctx *c, struct pnode *n, const uint32_t *ps,
 	int j, m, vals;
 
 	if (!n->col.derived) {
-		v = table_column(c->t, (unsigned)n->col.id);
+		v = rt_colview(c, n->col.id);
 		if (v->type == VEIL_T_CATEGORY) {
 			const uint32_t *code = v->data;
 
@@ -569,7 +570,7 @@ col_value(struct rt_ctx *c, struct colref r, uint32_t row, int *nullp)
 		}
 		return d->num[row];
 	}
-	v = table_column(c->t, (unsigned)r.id);
+	v = rt_colview(c, r.id);
 	if (table_isnull(v, row)) {
 		*nullp = 1;
 		return 0;
@@ -778,10 +779,25 @@ to_grid(double x, double scale)
 	return (int64_t)__builtin_llrint(x * scale);
 }
 
+static inline uint64_t
+f64bits(double x)
+{
+	uint64_t b;
+
+	memcpy(&b, &x, sizeof(b));
+	return b;
+}
+
 /*
  * count, sum and mean over a table column: one tight loop per column
  * type. Grid values are summed in int64 blocks short enough never to
  * overflow, then carried into the 128-bit sums.
+ *
+ * A float column of a lazily opened table that still owes its check
+ * (table_open_lazy()) is checked in the same loop when the loop reads
+ * every value of it (all rows, no nulls), else before: one pass over
+ * the column, not two. Clamping sends a NaN to lo, so that nothing
+ * overflows before the job ends on it.
  */
 static void
 fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
@@ -793,10 +809,19 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
 	double scale = ldexp(1.0, k), lo = a->lo, hi = a->hi, x;
 	double m = fmax(fabs(lo), fabs(hi)) * scale + 1;
 	uint64_t block = m < 1 ? UINT64_MAX : (uint64_t)(9.2e18 / m), left;
+	uint64_t bad = 0;
 	int64_t *part = NULL;
 	uint64_t *cnt = NULL;
 	uint32_t i, r, gi, ng = g->ngroups;
+	int fuse = 0;
+	char msg[128];
 
+	if (v != NULL && table_float_pending(c->t, (unsigned)a->col.id)) {
+		if (sel == NULL && v->nulls == NULL && n->nsel == c->nrows)
+			fuse = 1;
+		else
+			v = rt_colview(c, a->col.id);
+	}
 	if (v == NULL) {
 		if (gid == NULL)
 			acc[0].rows = n->nsel;
@@ -822,7 +847,7 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
 		if (v->nulls != NULL && table_isnull(v, r))		\
 			continue;					\
 		x = (double)d_[r];					\
-		x = x < lo ? lo : x > hi ? hi : x;			\
+		x = x >= lo ? (x <= hi ? x : hi) : lo;			\
 		part[gi] += to_grid(x, scale);				\
 		acc[gi].n++;						\
 		if (--left == 0)					\
@@ -833,7 +858,7 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
  * No nulls: every selected row counts, so rows and n come from the group
  * sizes, and the loop is only load, clamp, scale, add, in blocks.
  */
-#define DENSE(T) do {							\
+#define DENSE(T, F) do {						\
 	const T *d_ = v->data;						\
 	uint64_t s_, e_;						\
 	for (s_ = 0; s_ < n->nsel; s_ = e_) {				\
@@ -842,18 +867,23 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
 			int64_t p_ = 0;					\
 			for (i = (uint32_t)s_; i < e_; i++) {		\
 				x = (double)d_[i];			\
-				x = x < lo ? lo : x > hi ? hi : x;	\
+				if (F)					\
+					bad |= TABLE_NONFINITE(f64bits(x)); \
+				x = x >= lo ? (x <= hi ? x : hi) : lo;	\
 				p_ += to_grid(x, scale);		\
 			}						\
 			part[0] += p_;					\
 		} else							\
 			for (i = (uint32_t)s_; i < e_; i++) {		\
 				r = sel != NULL ? sel[i] : i;		\
+				if (F)					\
+					bad |= TABLE_NONFINITE(		\
+					    f64bits((double)d_[r]));	\
 				gi = gid != NULL ? gid[i] : 0;		\
 				if (gi == UINT32_MAX)			\
 					continue;			\
 				x = (double)d_[r];			\
-				x = x < lo ? lo : x > hi ? hi : x;	\
+				x = x >= lo ? (x <= hi ? x : hi) : lo;	\
 				part[gi] += to_grid(x, scale);		\
 				cnt[gi]++;				\
 			}						\
@@ -863,12 +893,24 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
 	if (v->nulls == NULL && (cnt = calloc((size_t)ng + 1,
 	    sizeof(*cnt))) != NULL) {
 		switch (v->type) {
-		case VEIL_T_INT:	DENSE(int64_t); break;
-		case VEIL_T_FLOAT:	DENSE(double); break;
-		case VEIL_T_BOOL:	DENSE(uint8_t); break;
-		case VEIL_T_DATE:	DENSE(int32_t); break;
+		case VEIL_T_INT:	DENSE(int64_t, 0); break;
+		case VEIL_T_FLOAT:
+			if (fuse)
+				DENSE(double, 1);
+			else
+				DENSE(double, 0);
+			break;
+		case VEIL_T_BOOL:	DENSE(uint8_t, 0); break;
+		case VEIL_T_DATE:	DENSE(int32_t, 0); break;
 		default:		break;
 		}
+		if (fuse && bad >> 63) {
+			(void)snprintf(msg, sizeof(msg), "table: column %d "
+			    "holds a non-finite float", a->col.id);
+			rt_corrupt(c, msg);
+		}
+		if (fuse)
+			table_floats_checked(c->t, (unsigned)a->col.id);
 		if (gid == NULL && sel == NULL)
 			cnt[0] = n->nsel;
 		else if (gid == NULL)
@@ -879,6 +921,8 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
 		free(part);
 		return;
 	}
+	if (fuse)			/* not all rows read: check first */
+		v = rt_colview(c, a->col.id);
 	switch (v->type) {
 	case VEIL_T_INT:	LOOP(int64_t); break;
 	case VEIL_T_FLOAT:	LOOP(double); break;

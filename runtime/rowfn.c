@@ -18,6 +18,7 @@
  * and booleans runs compiled, in C, without a Lua call; every row the
  * compiled form cannot answer exactly goes to the interpreter as before.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -50,6 +51,25 @@ rt_colname(struct rt_ctx *c, struct colref r)
 	if (r.derived)
 		return c->dcols[r.id]->name;
 	return table_column(c->t, (unsigned)r.id)->name;
+}
+
+const struct table_colview *
+rt_colview(struct rt_ctx *c, int col)
+{
+	struct veil_err err;
+
+	if (table_float_pending(c->t, (unsigned)col) &&
+	    table_check_floats(c->t, (unsigned)col, &err) != 0)
+		rt_corrupt(c, err.msg);
+	return table_column(c->t, (unsigned)col);
+}
+
+void
+rt_corrupt(struct rt_ctx *c, const char *msg)
+{
+	if (c->job->corrupt != NULL)
+		c->job->corrupt(msg);
+	abort();
 }
 
 /* Pushes the dictionary string of code in column col, cached in Lua. */
@@ -112,7 +132,7 @@ rowfn_push_value(struct rt_ctx *c, struct colref r, uint32_t row)
 		}
 		return;
 	}
-	v = table_column(c->t, (unsigned)r.id);
+	v = rt_colview(c, r.id);
 	if (table_isnull(v, row)) {
 		lua_pushnil(L);
 		return;

@@ -535,7 +535,7 @@ decode(lua_State *L, struct pnode *n, const struct fproto *fp, size_t pc,
 		if (cr.derived)
 			ri->dc = c->dcols[cr.id];
 		else {
-			ri->v = table_column(c->t, (unsigned)cr.id);
+			ri->v = rt_colview(c, cr.id);
 			if (ri->v->type != VEIL_T_INT &&
 			    ri->v->type != VEIL_T_FLOAT &&
 			    ri->v->type != VEIL_T_BOOL)
