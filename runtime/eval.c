@@ -779,6 +779,19 @@ to_grid(double x, double scale)
 	return (int64_t)__builtin_llrint(x * scale);
 }
 
+/*
+ * x clamped to [lo, hi] (lo < hi), a NaN to lo (the fused check below
+ * may read one before the job ends on it); compiles to maxsd, minsd.
+ * Where x equals a bound this picks the bound: the same value but for
+ * the sign of a zero, which the grid does not keep.
+ */
+static inline double
+clamp(double x, double lo, double hi)
+{
+	x = x > lo ? x : lo;
+	return x < hi ? x : hi;
+}
+
 static inline uint64_t
 f64bits(double x)
 {
@@ -796,8 +809,7 @@ f64bits(double x)
  * A float column of a lazily opened table that still owes its check
  * (table_open_lazy()) is checked in the same loop when the loop reads
  * every value of it (all rows, no nulls), else before: one pass over
- * the column, not two. Clamping sends a NaN to lo, so that nothing
- * overflows before the job ends on it.
+ * the column, not two.
  */
 static void
 fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
@@ -847,7 +859,7 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
 		if (v->nulls != NULL && table_isnull(v, r))		\
 			continue;					\
 		x = (double)d_[r];					\
-		x = x >= lo ? (x <= hi ? x : hi) : lo;			\
+		x = clamp(x, lo, hi);			\
 		part[gi] += to_grid(x, scale);				\
 		acc[gi].n++;						\
 		if (--left == 0)					\
@@ -869,7 +881,7 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
 				x = (double)d_[i];			\
 				if (F)					\
 					bad |= TABLE_NONFINITE(f64bits(x)); \
-				x = x >= lo ? (x <= hi ? x : hi) : lo;	\
+				x = clamp(x, lo, hi);	\
 				p_ += to_grid(x, scale);		\
 			}						\
 			part[0] += p_;					\
@@ -883,7 +895,7 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
 				if (gi == UINT32_MAX)			\
 					continue;			\
 				x = (double)d_[r];			\
-				x = x >= lo ? (x <= hi ? x : hi) : lo;	\
+				x = clamp(x, lo, hi);	\
 				part[gi] += to_grid(x, scale);		\
 				cnt[gi]++;				\
 			}						\
