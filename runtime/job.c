@@ -120,6 +120,7 @@ ctx_free(struct rt_ctx *c)
 		free(c->dcols[i]);
 	}
 	free(c->dcols);
+	free(c->views);
 	free(c->base);
 	free(c->unit);
 }
@@ -151,6 +152,9 @@ rt_run(const struct rt_job *job, const struct table *t, msgpack_packer *pk,
 	c.nrows = (uint32_t)table_nrows(t);
 	c.unit_col = -1;
 	c.stats = stats;
+	if ((c.views = calloc((size_t)table_ncols(t) + 1,
+	    sizeof(*c.views))) == NULL)
+		return fail(msg, msglen, RT_MEMORY, "not enough memory");
 	for (i = 0; i < table_ncols(t); i++)
 		if (table_column(t, i)->flags & TABLE_F_UNIT)
 			c.unit_col = (int)i;

@@ -58,10 +58,12 @@ rt_colview(struct rt_ctx *c, int col)
 {
 	struct veil_err err;
 
+	if (c->views[col] != NULL)
+		return c->views[col];
 	if (table_float_pending(c->t, (unsigned)col) &&
 	    table_check_floats(c->t, (unsigned)col, &err) != 0)
 		rt_corrupt(c, err.msg);
-	return table_column(c->t, (unsigned)col);
+	return c->views[col] = table_column(c->t, (unsigned)col);
 }
 
 void

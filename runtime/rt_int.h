@@ -130,6 +130,8 @@ struct rt_ctx {
 	int			 cat_ref;	/* per column: code -> string */
 	int			 in_row;	/* inside a row function */
 	struct rt_stats		*stats;
+	/* per table column: its view once its values are checked */
+	const struct table_colview **views;
 };
 
 /* Row i of a selection (NULL: the identity), group of position i. */
