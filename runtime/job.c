@@ -152,9 +152,6 @@ rt_run(const struct rt_job *job, const struct table *t, msgpack_packer *pk,
 	c.nrows = (uint32_t)table_nrows(t);
 	c.unit_col = -1;
 	c.stats = stats;
-	if ((c.views = calloc((size_t)table_ncols(t) + 1,
-	    sizeof(*c.views))) == NULL)
-		return fail(msg, msglen, RT_MEMORY, "not enough memory");
 	for (i = 0; i < table_ncols(t); i++)
 		if (table_column(t, i)->flags & TABLE_F_UNIT)
 			c.unit_col = (int)i;
@@ -167,6 +164,11 @@ rt_run(const struct rt_job *job, const struct table *t, msgpack_packer *pk,
 		return fail(msg, msglen, RT_MEMORY, "not enough memory for a "
 		    "Lua state");
 	c.L = L;
+	if ((c.views = calloc((size_t)table_ncols(t) + 1,
+	    sizeof(*c.views))) == NULL) {
+		rf = fail(msg, msglen, RT_MEMORY, "not enough memory");
+		goto out;
+	}
 	if (rt_bound(&c) != 0) {
 		rf = fail(msg, msglen, RT_MEMORY, "not enough memory to bound "
 		    "contributions");
