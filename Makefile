@@ -24,8 +24,8 @@ COMMON_O = $(addprefix $(B)/common/, error.o utf8.o table.o table_build.o \
 	   jsonw.o frame.o)
 SANDBOX_O = $(addprefix $(B)/sandbox/, confine.o spawner.o ingestor.o) \
 	   $(B)/gen/filter_bpf.o
-RUNTIME_O = $(addprefix $(B)/runtime/, luastate.o bound.o rowfn.o dataset.o \
-	   eval.o job.o)
+RUNTIME_O = $(addprefix $(B)/runtime/, luastate.o bound.o rowfn.o rowprog.o \
+	   dataset.o eval.o job.o)
 CLI_O	 = $(addprefix $(B)/cli/, veil.o inspect.o mock.o run.o anonymize.o \
 	   client.o exchange.o)
 ANON_O	 = $(addprefix $(B)/anonymize/, identifiers.o scrub.o kanon.o)

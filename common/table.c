@@ -5,6 +5,8 @@
  * another process built. Every offset and length is checked against the
  * buffer before it is used, string offsets must be monotonic, category
  * codes must index the dictionary, bools are 0 or 1, floats are finite.
+ * table_open_lazy() leaves only the last of these, per column, to the
+ * reader, which can make it during its own first pass over the column.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -26,6 +28,8 @@ struct table {
 	uint64_t		 nrows;
 	unsigned int		 ncols;
 	struct table_colview	*cols;
+	uint8_t			*pending;	/* per column: floats owe
+						   their check (lazy) */
 };
 
 static const char *const type_names[] = {
@@ -90,23 +94,43 @@ check_offsets(const char *what, unsigned int col, const uint64_t *off,
 	return 0;
 }
 
+/*
+ * The value checks are branch-free loops in blocks of a fixed size
+ * (VBLOCK, twice that for bytes and codes), which GCC's -O2 (its "very
+ * cheap" vectorizer) does vectorize; a plain loop it left scalar.
+ */
+#define VBLOCK		8
+
+/* TABLE_NONFINITE (table.h), in blocks. */
+static int
+all_finite(const uint64_t *d, uint64_t n)
+{
+	uint64_t acc[VBLOCK] = { 0 }, bad = 0, i, j;
+
+	for (i = 0; i + VBLOCK <= n; i += VBLOCK)
+		for (j = 0; j < VBLOCK; j++)
+			acc[j] |= TABLE_NONFINITE(d[i + j]);
+	for (; i < n; i++)
+		bad |= TABLE_NONFINITE(d[i]);
+	for (j = 0; j < VBLOCK; j++)
+		bad |= acc[j];
+	return (bad >> 63) == 0;
+}
+
 static int
 check_values(unsigned int col, const struct table_colview *c, uint64_t n,
-    struct veil_err *err)
+    int lazy, struct veil_err *err)
 {
-	uint64_t i;
+	uint64_t i, j;
 
 	switch (c->type) {
 	case VEIL_T_FLOAT: {
-		/* Branch-free over the exponent bits, so it vectorizes; the
-		 * slow loop only runs to name the row. */
-		const uint64_t *d = c->data;
-		uint64_t bad = 0;
-
+		if (lazy)
+			break;		/* table_check_floats() */
+		/* the slow loop only runs to name the row */
+		if (all_finite(c->data, n))
+			break;
 		for (i = 0; i < n; i++)
-			bad |= (d[i] & UINT64_C(0x7ff0000000000000)) ==
-			    UINT64_C(0x7ff0000000000000);
-		for (i = 0; bad && i < n; i++)
 			if (!isfinite(((const double *)c->data)[i]))
 				return CORRUPT("table: column %u: row %llu "
 				    "holds a non-finite float", col,
@@ -115,7 +139,16 @@ check_values(unsigned int col, const struct table_colview *c, uint64_t n,
 	}
 	case VEIL_T_BOOL: {
 		const uint8_t *b = c->data;
-		for (i = 0; i < n; i++)
+		uint8_t acc[2 * VBLOCK] = { 0 }, bad = 0;
+
+		for (i = 0; i + 2 * VBLOCK <= n; i += 2 * VBLOCK)
+			for (j = 0; j < 2 * VBLOCK; j++)
+				acc[j] |= b[i + j];
+		for (; i < n; i++)
+			bad |= b[i];
+		for (j = 0; j < 2 * VBLOCK; j++)
+			bad |= acc[j];
+		for (i = 0; bad > 1 && i < n; i++)
 			if (b[i] > 1)
 				return CORRUPT("table: column %u: row %llu "
 				    "holds bool value %u", col,
@@ -124,11 +157,16 @@ check_values(unsigned int col, const struct table_colview *c, uint64_t n,
 	}
 	case VEIL_T_CATEGORY: {
 		const uint32_t *k = c->data;
-		uint32_t max = 0;
+		uint32_t acc[2 * VBLOCK] = { 0 }, bad = 0;
 
-		for (i = 0; i < n; i++)	/* vectorizes */
-			max = k[i] > max ? k[i] : max;
-		if (n == 0 || max < c->dict_n)
+		for (i = 0; i + 2 * VBLOCK <= n; i += 2 * VBLOCK)
+			for (j = 0; j < 2 * VBLOCK; j++)
+				acc[j] |= k[i + j] >= c->dict_n;
+		for (; i < n; i++)
+			bad |= k[i] >= c->dict_n;
+		for (j = 0; j < 2 * VBLOCK; j++)
+			bad |= acc[j];
+		if (!bad)
 			break;
 		for (i = 0; i < n; i++)
 			if (k[i] >= c->dict_n && !table_isnull(c, i))
@@ -150,7 +188,7 @@ check_values(unsigned int col, const struct table_colview *c, uint64_t n,
 static int
 open_column(const unsigned char *buf, uint64_t size, uint64_t nrows,
     unsigned int i, const struct tf_coldesc *d, struct table_colview *c,
-    struct veil_err *err)
+    int lazy, struct veil_err *err)
 {
 	uint64_t dlen;
 	int r;
@@ -215,11 +253,11 @@ open_column(const unsigned char *buf, uint64_t size, uint64_t nrows,
 	if (d->type == VEIL_T_STRING && (r = check_offsets("string", i,
 	    c->data, nrows, c->heap_len, err)) != 0)
 		return r;
-	return check_values(i, c, nrows, err);
+	return check_values(i, c, nrows, lazy, err);
 }
 
-int
-table_open(const void *vbuf, size_t len, struct table **tp,
+static int
+open_table(const void *vbuf, size_t len, int lazy, struct table **tp,
     struct veil_err *err)
 {
 	const unsigned char *buf = vbuf;
@@ -260,7 +298,8 @@ table_open(const void *vbuf, size_t len, struct table **tp,
 	dir = (const struct tf_coldesc *)(buf + h->coldir_off);
 
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
-	    (t->cols = calloc(h->ncols + 1, sizeof(*t->cols))) == NULL) {
+	    (t->cols = calloc(h->ncols + 1, sizeof(*t->cols))) == NULL ||
+	    (t->pending = calloc(h->ncols + 1, 1)) == NULL) {
 		r = veil_seterr(err, VEIL_E_NOMEM, "table: out of memory");
 		goto out;
 	}
@@ -269,8 +308,10 @@ table_open(const void *vbuf, size_t len, struct table **tp,
 	t->ncols = h->ncols;
 	for (i = 0; i < t->ncols; i++)
 		if ((r = open_column(buf, len, t->nrows, i, &dir[i],
-		    &t->cols[i], err)) != 0)
+		    &t->cols[i], lazy, err)) != 0)
 			goto out;
+		else if (lazy && t->cols[i].type == VEIL_T_FLOAT)
+			t->pending[i] = 1;
 	for (i = 0; i < t->ncols; i++)
 		for (j = i + 1; j < t->ncols; j++)
 			if (strcmp(t->cols[i].name, t->cols[j].name) == 0) {
@@ -286,11 +327,53 @@ table_open(const void *vbuf, size_t len, struct table **tp,
 	return r;
 }
 
+int
+table_open(const void *buf, size_t len, struct table **tp,
+    struct veil_err *err)
+{
+	return open_table(buf, len, 0, tp, err);
+}
+
+int
+table_open_lazy(const void *buf, size_t len, struct table **tp,
+    struct veil_err *err)
+{
+	return open_table(buf, len, 1, tp, err);
+}
+
+int
+table_float_pending(const struct table *t, unsigned int col)
+{
+	return col < t->ncols && t->pending[col];
+}
+
+int
+table_check_floats(const struct table *t, unsigned int col,
+    struct veil_err *err)
+{
+	int r;
+
+	if (!table_float_pending(t, col))
+		return 0;
+	if ((r = check_values(col, &t->cols[col], t->nrows, 0, err)) != 0)
+		return r;
+	t->pending[col] = 0;
+	return 0;
+}
+
+void
+table_floats_checked(const struct table *t, unsigned int col)
+{
+	if (col < t->ncols)
+		t->pending[col] = 0;
+}
+
 void
 table_free(struct table *t)
 {
 	if (t == NULL)
 		return;
+	free(t->pending);
 	free(t->cols);
 	free(t);
 }

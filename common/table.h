@@ -94,6 +94,33 @@ int		 table_open(const void *buf, size_t len, struct table **tp,
 		    struct veil_err *err);
 void		 table_free(struct table *);
 
+/*
+ * As table_open(), but one check is left for later, per column: that a
+ * float column's values are all finite (a pass over the column; what it
+ * protects is the arithmetic, never a read: every offset, length, string
+ * offset, category code and bool is still checked here). The reader owes
+ * it before using a float column's values: table_float_pending() says
+ * whether the check is still owed, table_check_floats() runs it (0, or
+ * VEIL_E_CORRUPT), and table_floats_checked() records that the caller
+ * made the same check itself while reading every value of the column
+ * (TABLE_NONFINITE below), so that a job pays for one pass, not two.
+ */
+int		 table_open_lazy(const void *buf, size_t len, struct table **tp,
+		    struct veil_err *err);
+int		 table_float_pending(const struct table *, unsigned int col);
+int		 table_check_floats(const struct table *, unsigned int col,
+		    struct veil_err *err);
+void		 table_floats_checked(const struct table *, unsigned int col);
+
+/*
+ * For a check made while reading: OR this over the bits of every value;
+ * bit 63 of the result is set iff one of them is inf or NaN (the
+ * exponent bits plus one carry into bit 63 only when they are all ones).
+ */
+#define TABLE_NONFINITE(bits)						\
+	(((bits) & UINT64_C(0x7ff0000000000000)) +			\
+	    UINT64_C(0x0010000000000000))
+
 uint64_t	 table_nrows(const struct table *);
 unsigned int	 table_ncols(const struct table *);
 const struct table_colview *

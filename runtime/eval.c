@@ -11,6 +11,7 @@
  * the result on the same grid.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,7 +109,7 @@ eval_where(struct rt_ctx *c, struct pnode *n, const uint32_t *ps,
 	int j, m, vals;
 
 	if (!n->col.derived) {
-		v = table_column(c->t, (unsigned)n->col.id);
+		v = rt_colview(c, n->col.id);
 		if (v->type == VEIL_T_CATEGORY) {
 			const uint32_t *code = v->data;
 
@@ -226,28 +227,58 @@ store_derived(struct rt_ctx *c, struct dcol *d, uint32_t row)
 	lua_pop(L, 1);
 }
 
+/* The same for a compiled row function's result. */
 static void
-filter_cb(struct rt_ctx *c, uint32_t i, uint32_t row, int ok, void *arg)
+store_derived_val(struct dcol *d, uint32_t row, const struct rowval *v)
+{
+	switch (v->type) {
+	case LUA_TNUMBER:
+		d->num[row] = v->isint ? (double)v->i : v->n;
+		d->tag[row] = isfinite(d->num[row]) ? D_NUM : D_MISSING;
+		break;
+	case LUA_TBOOLEAN:
+		d->tag[row] = D_BOOL;
+		d->num[row] = v->i != 0;
+		break;
+	default:
+		d->tag[row] = D_MISSING;
+	}
+}
+
+static void
+filter_cb(struct rt_ctx *c, uint32_t i, uint32_t row, int ok,
+    const struct rowval *v, void *arg)
 {
 	struct fargs *fa = arg;
 
 	(void)i;
 	if (!ok)
 		return;		/* failed: false */
+	if (v != NULL) {
+		if (v->type != LUA_TNIL &&
+		    (v->type != LUA_TBOOLEAN || v->i != 0))
+			fa->out[fa->k++] = row;
+		return;
+	}
 	if (lua_toboolean(c->L, -1))
 		fa->out[fa->k++] = row;
 	lua_pop(c->L, 1);
 }
 
+/* A derive keeps every row: its selection is its parent's. */
 static void
-derive_cb(struct rt_ctx *c, uint32_t i, uint32_t row, int ok, void *arg)
+derive_cb(struct rt_ctx *c, uint32_t i, uint32_t row, int ok,
+    const struct rowval *v, void *arg)
 {
 	struct fargs *fa = arg;
 
 	(void)i;
-	if (ok)
-		store_derived(c, fa->d, row);	/* failed: missing */
-	fa->out[fa->k++] = row;
+	if (!ok)
+		return;		/* failed: missing */
+	if (v != NULL)
+		store_derived_val(fa->d, row, v);
+	else
+		store_derived(c, fa->d, row);
 }
 
 int
@@ -273,6 +304,16 @@ rt_eval_node(struct rt_ctx *c, struct pnode *n)
 		n->done = 1;
 		return 0;
 	}
+	if (n->kind == P_DERIVE) {
+		fa.d = n->dcol;
+		if (rowfn_each(c, &n->fn, n->parent->sel, n->parent->nsel,
+		    derive_cb, &fa) != 0)
+			return -1;
+		n->sel = n->parent->sel;	/* kept alive by n */
+		n->nsel = n->parent->nsel;
+		n->done = 1;
+		return 0;
+	}
 	if ((out = malloc(((size_t)n->parent->nsel + 1) * sizeof(*out))) ==
 	    NULL)
 		return -1;
@@ -281,12 +322,10 @@ rt_eval_node(struct rt_ctx *c, struct pnode *n)
 		eval_where(c, n, n->parent->sel, n->parent->nsel, out, &k);
 		break;
 	case P_FILTER:
-	case P_DERIVE:
 		fa.out = out;
 		fa.k = 0;
-		fa.d = n->dcol;
 		rv = rowfn_each(c, &n->fn, n->parent->sel, n->parent->nsel,
-		    n->kind == P_FILTER ? filter_cb : derive_cb, &fa);
+		    filter_cb, &fa);
 		if (rv != 0) {
 			free(out);
 			return -1;
@@ -307,7 +346,8 @@ rt_eval_node(struct rt_ctx *c, struct pnode *n)
 
 /* {====== groups */
 
-static void groupfn_cb(struct rt_ctx *, uint32_t, uint32_t, int, void *);
+static void groupfn_cb(struct rt_ctx *, uint32_t, uint32_t, int,
+    const struct rowval *, void *);
 
 struct gstate {
 	uint32_t	 ngroups;
@@ -354,7 +394,8 @@ key_gid(struct rt_ctx *c, struct gstate *g, int map, int keys)
 
 /* group_by(fn): keep each row's key (by position) or mark the row out. */
 static void
-groupfn_cb(struct rt_ctx *c, uint32_t i, uint32_t row, int ok, void *arg)
+groupfn_cb(struct rt_ctx *c, uint32_t i, uint32_t row, int ok,
+    const struct rowval *v, void *arg)
 {
 	struct fargs *fa = arg;
 	lua_State *L = c->L;
@@ -365,6 +406,8 @@ groupfn_cb(struct rt_ctx *c, uint32_t i, uint32_t row, int ok, void *arg)
 		fa->out[i] = UINT32_MAX;
 		return;
 	}
+	if (v != NULL)
+		rowval_push(L, v);
 	t = lua_type(L, -1);
 	if (t != LUA_TNIL && t != LUA_TNUMBER && t != LUA_TSTRING &&
 	    t != LUA_TBOOLEAN) {
@@ -527,7 +570,7 @@ col_value(struct rt_ctx *c, struct colref r, uint32_t row, int *nullp)
 		}
 		return d->num[row];
 	}
-	v = table_column(c->t, (unsigned)r.id);
+	v = rt_colview(c, r.id);
 	if (table_isnull(v, row)) {
 		*nullp = 1;
 		return 0;
@@ -737,9 +780,36 @@ to_grid(double x, double scale)
 }
 
 /*
+ * x clamped to [lo, hi] (lo < hi), a NaN to lo (the fused check below
+ * may read one before the job ends on it); compiles to maxsd, minsd.
+ * Where x equals a bound this picks the bound: the same value but for
+ * the sign of a zero, which the grid does not keep.
+ */
+static inline double
+clamp(double x, double lo, double hi)
+{
+	x = x > lo ? x : lo;
+	return x < hi ? x : hi;
+}
+
+static inline uint64_t
+f64bits(double x)
+{
+	uint64_t b;
+
+	memcpy(&b, &x, sizeof(b));
+	return b;
+}
+
+/*
  * count, sum and mean over a table column: one tight loop per column
  * type. Grid values are summed in int64 blocks short enough never to
  * overflow, then carried into the 128-bit sums.
+ *
+ * A float column of a lazily opened table that still owes its check
+ * (table_open_lazy()) is checked in the same loop when the loop reads
+ * every value of it (all rows, no nulls), else before: one pass over
+ * the column, not two.
  */
 static void
 fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
@@ -751,10 +821,19 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
 	double scale = ldexp(1.0, k), lo = a->lo, hi = a->hi, x;
 	double m = fmax(fabs(lo), fabs(hi)) * scale + 1;
 	uint64_t block = m < 1 ? UINT64_MAX : (uint64_t)(9.2e18 / m), left;
+	uint64_t bad = 0;
 	int64_t *part = NULL;
 	uint64_t *cnt = NULL;
 	uint32_t i, r, gi, ng = g->ngroups;
+	int fuse = 0;
+	char msg[128];
 
+	if (v != NULL && table_float_pending(c->t, (unsigned)a->col.id)) {
+		if (sel == NULL && v->nulls == NULL && n->nsel == c->nrows)
+			fuse = 1;
+		else
+			v = rt_colview(c, a->col.id);
+	}
 	if (v == NULL) {
 		if (gid == NULL)
 			acc[0].rows = n->nsel;
@@ -780,7 +859,7 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
 		if (v->nulls != NULL && table_isnull(v, r))		\
 			continue;					\
 		x = (double)d_[r];					\
-		x = x < lo ? lo : x > hi ? hi : x;			\
+		x = clamp(x, lo, hi);			\
 		part[gi] += to_grid(x, scale);				\
 		acc[gi].n++;						\
 		if (--left == 0)					\
@@ -791,7 +870,7 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
  * No nulls: every selected row counts, so rows and n come from the group
  * sizes, and the loop is only load, clamp, scale, add, in blocks.
  */
-#define DENSE(T) do {							\
+#define DENSE(T, F) do {						\
 	const T *d_ = v->data;						\
 	uint64_t s_, e_;						\
 	for (s_ = 0; s_ < n->nsel; s_ = e_) {				\
@@ -800,18 +879,23 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
 			int64_t p_ = 0;					\
 			for (i = (uint32_t)s_; i < e_; i++) {		\
 				x = (double)d_[i];			\
-				x = x < lo ? lo : x > hi ? hi : x;	\
+				if (F)					\
+					bad |= TABLE_NONFINITE(f64bits(x)); \
+				x = clamp(x, lo, hi);	\
 				p_ += to_grid(x, scale);		\
 			}						\
 			part[0] += p_;					\
 		} else							\
 			for (i = (uint32_t)s_; i < e_; i++) {		\
 				r = sel != NULL ? sel[i] : i;		\
+				if (F)					\
+					bad |= TABLE_NONFINITE(		\
+					    f64bits((double)d_[r]));	\
 				gi = gid != NULL ? gid[i] : 0;		\
 				if (gi == UINT32_MAX)			\
 					continue;			\
 				x = (double)d_[r];			\
-				x = x < lo ? lo : x > hi ? hi : x;	\
+				x = clamp(x, lo, hi);	\
 				part[gi] += to_grid(x, scale);		\
 				cnt[gi]++;				\
 			}						\
@@ -821,12 +905,24 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
 	if (v->nulls == NULL && (cnt = calloc((size_t)ng + 1,
 	    sizeof(*cnt))) != NULL) {
 		switch (v->type) {
-		case VEIL_T_INT:	DENSE(int64_t); break;
-		case VEIL_T_FLOAT:	DENSE(double); break;
-		case VEIL_T_BOOL:	DENSE(uint8_t); break;
-		case VEIL_T_DATE:	DENSE(int32_t); break;
+		case VEIL_T_INT:	DENSE(int64_t, 0); break;
+		case VEIL_T_FLOAT:
+			if (fuse)
+				DENSE(double, 1);
+			else
+				DENSE(double, 0);
+			break;
+		case VEIL_T_BOOL:	DENSE(uint8_t, 0); break;
+		case VEIL_T_DATE:	DENSE(int32_t, 0); break;
 		default:		break;
 		}
+		if (fuse && bad >> 63) {
+			(void)snprintf(msg, sizeof(msg), "table: column %d "
+			    "holds a non-finite float", a->col.id);
+			rt_corrupt(c, msg);
+		}
+		if (fuse)
+			table_floats_checked(c->t, (unsigned)a->col.id);
 		if (gid == NULL && sel == NULL)
 			cnt[0] = n->nsel;
 		else if (gid == NULL)
@@ -837,6 +933,8 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
 		free(part);
 		return;
 	}
+	if (fuse)			/* not all rows read: check first */
+		v = rt_colview(c, a->col.id);
 	switch (v->type) {
 	case VEIL_T_INT:	LOOP(int64_t); break;
 	case VEIL_T_FLOAT:	LOOP(double); break;

@@ -120,6 +120,7 @@ ctx_free(struct rt_ctx *c)
 		free(c->dcols[i]);
 	}
 	free(c->dcols);
+	free(c->views);
 	free(c->base);
 	free(c->unit);
 }
@@ -163,6 +164,11 @@ rt_run(const struct rt_job *job, const struct table *t, msgpack_packer *pk,
 		return fail(msg, msglen, RT_MEMORY, "not enough memory for a "
 		    "Lua state");
 	c.L = L;
+	if ((c.views = calloc((size_t)table_ncols(t) + 1,
+	    sizeof(*c.views))) == NULL) {
+		rf = fail(msg, msglen, RT_MEMORY, "not enough memory");
+		goto out;
+	}
 	if (rt_bound(&c) != 0) {
 		rf = fail(msg, msglen, RT_MEMORY, "not enough memory to bound "
 		    "contributions");

@@ -395,7 +395,9 @@ luastate_pcall(lua_State *L, int nargs, int nret)
 int
 luastate_killed(lua_State *L)
 {
-	return lst(L)->killed || lst(L)->job_killed;
+	struct lstate *st = lst(L);
+
+	return st->killed || st->job_killed;
 }
 
 enum lua_fail

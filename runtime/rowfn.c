@@ -10,7 +10,15 @@
  * per-row instruction cap; an error or an overrun yields the default and
  * is counted. Rows are a proxy over the mapped columns: nothing is copied
  * until the function reads a field.
+ *
+ * Two shortcuts keep those semantics (rowprog.c reads the bytecode):
+ * the per-row restore is skipped when no function reachable from the row
+ * function has OP_SETUPVAL (then its cells cannot change), and a row
+ * function made only of arithmetic and comparisons over fields, numbers
+ * and booleans runs compiled, in C, without a Lua call; every row the
+ * compiled form cannot answer exactly goes to the interpreter as before.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -43,6 +51,27 @@ rt_colname(struct rt_ctx *c, struct colref r)
 	if (r.derived)
 		return c->dcols[r.id]->name;
 	return table_column(c->t, (unsigned)r.id)->name;
+}
+
+const struct table_colview *
+rt_colview(struct rt_ctx *c, int col)
+{
+	struct veil_err err;
+
+	if (c->views[col] != NULL)
+		return c->views[col];
+	if (table_float_pending(c->t, (unsigned)col) &&
+	    table_check_floats(c->t, (unsigned)col, &err) != 0)
+		rt_corrupt(c, err.msg);
+	return c->views[col] = table_column(c->t, (unsigned)col);
+}
+
+void
+rt_corrupt(struct rt_ctx *c, const char *msg)
+{
+	if (c->job->corrupt != NULL)
+		c->job->corrupt(msg);
+	abort();
 }
 
 /* Pushes the dictionary string of code in column col, cached in Lua. */
@@ -105,7 +134,7 @@ rowfn_push_value(struct rt_ctx *c, struct colref r, uint32_t row)
 		}
 		return;
 	}
-	v = table_column(c->t, (unsigned)r.id);
+	v = rt_colview(c, r.id);
 	if (table_isnull(v, row)) {
 		lua_pushnil(L);
 		return;
@@ -279,17 +308,18 @@ push_rowenv(lua_State *L)
 	lua_setfield(L, LUA_REGISTRYINDEX, "veil.rowenv");
 }
 
-static void purify(lua_State *L, int fnidx, int visited, int list);
+static void purify(lua_State *L, int fnidx, int visited, int list,
+    int *setupval);
 
 /* Replaces the value at the top by its frozen deep copy. */
 static void
-snapshot(lua_State *L, int visited, int list)
+snapshot(lua_State *L, int visited, int list, int *setupval)
 {
 	int src = lua_gettop(L), copy;
 
 	if (lua_type(L, src) == LUA_TFUNCTION) {
 		if (!lua_iscfunction(L, src))
-			purify(L, src, visited, list);
+			purify(L, src, visited, list, setupval);
 		return;
 	}
 	if (lua_type(L, src) != LUA_TTABLE)
@@ -309,9 +339,9 @@ snapshot(lua_State *L, int visited, int list)
 	lua_rawset(L, visited);
 	lua_pushnil(L);
 	while (lua_next(L, src) != 0) {
-		snapshot(L, visited, list);
+		snapshot(L, visited, list, setupval);
 		lua_pushvalue(L, -2);
-		snapshot(L, visited, list);
+		snapshot(L, visited, list, setupval);
 		lua_insert(L, -2);
 		lua_rawset(L, copy);
 	}
@@ -324,10 +354,12 @@ snapshot(lua_State *L, int visited, int list)
  * the row environment (for _ENV) or a snapshot of its value, and appends
  * (function, index, value) to the restore list at list: every function
  * reachable from a row function is reset before each row, not only the
- * row function itself.
+ * row function itself. Sets *setupval if any of them (or a function
+ * nested in one) may assign an upvalue: otherwise, the cells never
+ * change and the reset is skipped.
  */
 static void
-purify(lua_State *L, int fnidx, int visited, int list)
+purify(lua_State *L, int fnidx, int visited, int list, int *setupval)
 {
 	const char *name;
 	lua_Integer n;
@@ -343,12 +375,13 @@ purify(lua_State *L, int fnidx, int visited, int list)
 	lua_pushvalue(L, fnidx);
 	lua_pushboolean(L, 1);
 	lua_rawset(L, visited);
+	(void)rowprog_read(L, fnidx, NULL, setupval);
 	for (i = 1; (name = lua_getupvalue(L, fnidx, i)) != NULL; i++) {
 		if (strcmp(name, "_ENV") == 0) {
 			lua_pop(L, 1);
 			push_rowenv(L);
 		} else
-			snapshot(L, visited, list);
+			snapshot(L, visited, list, setupval);
 		n = (lua_Integer)lua_rawlen(L, list);
 		lua_pushvalue(L, fnidx);
 		lua_rawseti(L, list, n + 1);
@@ -369,7 +402,7 @@ void
 rowfn_prepare(lua_State *L, int fnidx, struct pnode *n, struct rowfn *rf)
 {
 	struct rt_ctx *c = rt_ctx(L);
-	int visited;
+	int visited, setupval = 0, dummy = 0;
 
 	fnidx = lua_absindex(L, fnidx);
 	if (lua_type(L, fnidx) != LUA_TFUNCTION || lua_iscfunction(L, fnidx))
@@ -386,14 +419,18 @@ rowfn_prepare(lua_State *L, int fnidx, struct pnode *n, struct rowfn *rf)
 	lua_newtable(L);		/* the restore list */
 	lua_newtable(L);
 	visited = lua_gettop(L);
-	purify(L, fnidx, visited, visited - 1);
+	purify(L, fnidx, visited, visited - 1, &setupval);
 	lua_pop(L, 1);
 	rf->nup = (int)lua_rawlen(L, -1) / 3;
+	rf->restore = setupval && rf->nup > 0;
 	rf->snap_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pushvalue(L, fnidx);
 	rf->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	push_row(L, c, n);
 	rf->row_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	/* compiled after purify(): its upvalues hold their row values */
+	rf->prog = rowprog_read(L, fnidx, n, &dummy);
+	rf->prog_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 struct batch {
@@ -403,12 +440,14 @@ struct batch {
 	uint32_t	 n, pos;
 	rowfn_cb	 cb;
 	void		*arg;
+	uint64_t	 compiled;	/* rows the compiled form answered */
 };
 
 /*
- * Runs rows from b->pos on, under one pcall: per row, restore the
- * snapshot (if there are upvalues), re-arm the per-row cap, call. An
- * error ends the batch at b->pos; rowfn_each() counts it and resumes.
+ * Runs rows from b->pos on, under one pcall. Per row: the compiled form,
+ * if there is one and it can answer; else restore the snapshot (if the
+ * upvalues can change at all), re-arm the per-row cap, call. An error
+ * ends the batch at b->pos; rowfn_each() counts it and resumes.
  * Stack: 1 batch, 2 function, 3 row proxy, 4 snapshot.
  */
 static int
@@ -416,11 +455,24 @@ batch_run(lua_State *L)
 {
 	struct batch *b = lua_touserdata(L, 1);
 	struct rowud *u = lua_touserdata(L, 3);
-	int i, up, nup = b->rf->nup, cap = (int)b->c->job->row_insns;
+	const struct rowprog *prog = b->rf->prog;
+	struct rowval v;
+	int i, up, nup = b->rf->restore ? b->rf->nup : 0;
+	int cap = (int)b->c->job->row_insns;
 	uint32_t row;
 
 	for (; b->pos < b->n; b->pos++) {
 		row = b->sel != NULL ? b->sel[b->pos] : b->pos;
+		if (prog != NULL) {
+			/* no Lua runs here to notice the job's timer */
+			if ((b->pos & 4095) == 0 && luastate_job_killed(L))
+				luaL_error(L, "cpu limit exceeded");
+			if (rowprog_eval(prog, row, &v)) {
+				b->compiled++;
+				b->cb(b->c, b->pos, row, 1, &v, b->arg);
+				continue;
+			}
+		}
 		for (i = 0; i < nup; i++) {	/* (fn, index, value) */
 			lua_rawgeti(L, 4, 3 * i + 1);
 			lua_rawgeti(L, 4, 3 * i + 2);
@@ -437,7 +489,7 @@ batch_run(lua_State *L)
 		lua_call(L, 1, 1);
 		if (luastate_killed(L))	/* a pcall inside caught the cap */
 			luaL_error(L, "cpu limit exceeded");
-		b->cb(b->c, b->pos, row, 1, b->arg);
+		b->cb(b->c, b->pos, row, 1, NULL, b->arg);
 	}
 	return 0;
 }
@@ -457,6 +509,7 @@ rowfn_each(struct rt_ctx *c, struct rowfn *rf, const uint32_t *sel,
 	b.pos = 0;
 	b.cb = cb;
 	b.arg = arg;
+	b.compiled = 0;
 	while (b.pos < n) {
 		lua_pushcfunction(L, batch_run);
 		lua_pushlightuserdata(L, &b);
@@ -467,6 +520,8 @@ rowfn_each(struct rt_ctx *c, struct rowfn *rf, const uint32_t *sel,
 		f = luastate_pcall(L, 4, 0);
 		luastate_disarm(L);
 		c->in_row = 0;
+		c->stats->row_compiled += b.compiled;
+		b.compiled = 0;
 		if (f == LF_OK)
 			break;
 		lua_pop(L, 1);	/* the message: withheld, only counted */
@@ -476,7 +531,7 @@ rowfn_each(struct rt_ctx *c, struct rowfn *rf, const uint32_t *sel,
 			c->stats->row_overruns++;
 		else
 			c->stats->row_errors++;
-		cb(c, b.pos, sel != NULL ? sel[b.pos] : b.pos, 0, arg);
+		cb(c, b.pos, sel != NULL ? sel[b.pos] : b.pos, 0, NULL, arg);
 		b.pos++;
 	}
 	return 0;

@@ -35,6 +35,12 @@ struct rt_job {
 	size_t		 mem_limit;	/* Lua heap bytes */
 	uint32_t	 row_insns;	/* per-row instruction cap */
 	int		 log_fd;
+	/*
+	 * The table was opened with table_open_lazy() and a float column
+	 * the job reads holds a non-finite value: called with the reason,
+	 * must not return (NULL: abort()).
+	 */
+	void		(*corrupt)(const char *msg);
 };
 
 #define RT_ROW_INSNS_DEFAULT	100000
@@ -45,6 +51,8 @@ struct rt_stats {
 	uint64_t	units;
 	uint64_t	row_errors;	/* row functions that failed */
 	uint64_t	row_overruns;	/* row functions over their cap */
+	uint64_t	row_compiled;	/* row function calls answered by
+					   the compiled form (rowprog.c) */
 	uint64_t	lua_bytes;	/* Lua heap at the end */
 };
 

@@ -63,11 +63,16 @@ rt_holds(enum wop op, int c)
 	}
 }
 
+struct rowprog;
+
 struct rowfn {
 	int		 fn_ref;	/* the (re-bound) Lua function */
 	int		 snap_ref;	/* table: upvalue index -> value */
 	int		 nup;
+	int		 restore;	/* upvalues may change: reset per row */
 	int		 row_ref;	/* the row proxy userdata */
+	struct rowprog	*prog;		/* compiled form, or NULL */
+	int		 prog_ref;	/* keeps prog alive */
 };
 
 struct pnode {
@@ -125,6 +130,8 @@ struct rt_ctx {
 	int			 cat_ref;	/* per column: code -> string */
 	int			 in_row;	/* inside a row function */
 	struct rt_stats		*stats;
+	/* per table column: its view once its values are checked */
+	const struct table_colview **views;
 };
 
 /* Row i of a selection (NULL: the identity), group of position i. */
@@ -139,21 +146,60 @@ int	 rt_bound(struct rt_ctx *);
 /* rowfn.c */
 void	 rowfn_prepare(lua_State *L, int fnidx, struct pnode *n,
 	    struct rowfn *rf);
+/* A row function's result from its compiled form (rowprog.c). */
+struct rowval {
+	int		 type;		/* LUA_TNIL, LUA_TBOOLEAN, LUA_TNUMBER */
+	int		 isint;		/* a number: an integer (i) */
+	lua_Integer	 i;		/* an integer; a boolean: 0 or 1 */
+	lua_Number	 n;		/* a float */
+};
+
 /*
  * Calls rf on every row of the selection (sel NULL: rows 0..n-1). For
- * each, cb gets ok = 1 with the result on the stack top (cb pops it), or
- * ok = 0 when the function failed or overran (counted already). Returns
- * 0, or -1 when the job must stop (its CPU time is up).
+ * each, cb gets ok = 1 with the result: in *v, or (v NULL) on the stack
+ * top (cb pops it); or ok = 0 when the function failed or overran
+ * (counted already). Returns 0, or -1 when the job must stop (its CPU
+ * time is up).
  */
 typedef void (*rowfn_cb)(struct rt_ctx *, uint32_t i, uint32_t row, int ok,
-    void *arg);
+    const struct rowval *v, void *arg);
+void	 rowval_push(lua_State *L, const struct rowval *v);
 int	 rowfn_each(struct rt_ctx *, struct rowfn *rf, const uint32_t *sel,
 	    uint32_t n, rowfn_cb cb, void *arg);
 void	 rowfn_push_value(struct rt_ctx *, struct colref c, uint32_t row);
 int	 rt_resolve(lua_State *L, struct pnode *n, const char *name,
 	    struct colref *out);
+/*
+ * The view of table column col for reading its values: a float column
+ * of a lazily opened table is checked first if it still owes its check
+ * (table_open_lazy()); a corrupt one ends the job (rt_corrupt()).
+ */
+const struct table_colview *rt_colview(struct rt_ctx *, int col);
+void	 rt_corrupt(struct rt_ctx *, const char *msg)
+	    __attribute__((noreturn));
 const char *rt_colname(struct rt_ctx *, struct colref c);
 enum veil_type rt_coltype(struct rt_ctx *, struct colref c);
+
+/* rowprog.c */
+/*
+ * Reads the Lua function at idx (lua_dump): sets *setupval if it or a
+ * function nested in it may assign an upvalue (and when the dump is not
+ * understood). With n not NULL, also compiles it for rows of node n and
+ * pushes the compiled form (a userdata, returned) or nil (NULL returned).
+ */
+struct rowprog *rowprog_read(lua_State *L, int idx, struct pnode *n,
+	    int *setupval);
+/*
+ * Parses the len bytes of a lua_dump() at buf, which must be all of one
+ * (stripped or not): returns 0, or -1 when they are not understood. Sets
+ * *setupval if a function in it may assign an upvalue, or on -1.
+ */
+int	 rowprog_scan(const void *buf, size_t len, int *setupval);
+/*
+ * Evaluates p on row: returns 1 with the function's result in *v, or 0
+ * when the interpreter must run this row.
+ */
+int	 rowprog_eval(const struct rowprog *p, uint32_t row, struct rowval *v);
 
 /* dataset.c */
 void	 rt_open_api(lua_State *L);

@@ -21,9 +21,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <lauxlib.h>
+#include <lualib.h>
+
 #include "datefmt.h"
 #include "frame.h"
 #include "rt.h"
+#include "rt_int.h"
 #include "table.h"
 
 /* {====== fixtures */
@@ -46,8 +50,8 @@
  */
 #define NMAIN	8
 
-static struct table *tmain, *tbound, *trow, *tq, *tcat;
-static void *bufs[5];
+static struct table *tmain, *tbound, *trow, *tq, *tcat, *tnum;
+static void *bufs[6];
 
 /* Table Q ("@row"): 1001 values with many duplicates, and some nulls. */
 #define NQ	1001
@@ -223,13 +227,65 @@ make_cat(void)
 	return finish(b, 4);
 }
 
+/*
+ * Table N: 8 rows of numbers at the edges of Lua's arithmetic, for the
+ * compiled row functions (rowprog.c) against the interpreter:
+ *
+ *   k  i                    f                    b      n
+ *   0  0                    0.0                  true   -
+ *   1  1                    -0.0                 false  3
+ *   2  -1                   0.5                  true   -
+ *   3  7                    -2.5                 -      4
+ *   4  -7                   1e300                false  5
+ *   5  2^53 + 1             2^53                 true   -
+ *   6  INT64_MAX            9.5e15               false  6
+ *   7  INT64_MIN            -3.0                 true   -2
+ */
+static struct table *
+make_num(void)
+{
+	static const int64_t iv[NMAIN] = { 0, 1, -1, 7, -7,
+	    INT64_C(9007199254740993), INT64_MAX, INT64_MIN };
+	static const double fv[NMAIN] = { 0.0, -0.0, 0.5, -2.5, 1e300,
+	    9007199254740992.0, 9.5e15, -3.0 };
+	static const int bv[NMAIN] = { 1, 0, 1, -1, 0, 1, 0, 1 };
+	static const int nv[NMAIN] = { -99, 3, -99, 4, 5, -99, 6, -2 };
+	struct table_builder *b = table_builder_new();
+	int i, bad = 0;
+
+	if (b == NULL ||
+	    table_builder_add_column(b, "k", VEIL_T_INT, VEIL_R_INSENSITIVE,
+	    0) != 0 ||
+	    table_builder_add_column(b, "i", VEIL_T_INT, VEIL_R_INSENSITIVE,
+	    0) != 1 ||
+	    table_builder_add_column(b, "f", VEIL_T_FLOAT, VEIL_R_INSENSITIVE,
+	    0) != 2 ||
+	    table_builder_add_column(b, "b", VEIL_T_BOOL, VEIL_R_INSENSITIVE,
+	    0) != 3 ||
+	    table_builder_add_column(b, "n", VEIL_T_INT, VEIL_R_INSENSITIVE,
+	    0) != 4)
+		return NULL;
+	for (i = 0; i < NMAIN; i++) {
+		bad |= table_builder_int(b, 0, i);
+		bad |= table_builder_int(b, 1, iv[i]);
+		bad |= table_builder_float(b, 2, fv[i]);
+		bad |= bv[i] < 0 ? table_builder_null(b, 3) :
+		    table_builder_bool(b, 3, bv[i]);
+		bad |= nv[i] == -99 ? table_builder_null(b, 4) :
+		    table_builder_int(b, 4, nv[i]);
+	}
+	if (bad)
+		return NULL;
+	return finish(b, 5);
+}
+
 static int
 setup(void **state)
 {
 	(void)state;
 	if ((tmain = make_main()) == NULL || (tbound = make_bound()) == NULL ||
 	    (trow = make_row()) == NULL || (tq = make_q()) == NULL ||
-	    (tcat = make_cat()) == NULL)
+	    (tcat = make_cat()) == NULL || (tnum = make_num()) == NULL)
 		return -1;
 	return 0;
 }
@@ -245,7 +301,8 @@ teardown(void **state)
 	table_free(trow);
 	table_free(tq);
 	table_free(tcat);
-	for (i = 0; i < 5; i++)
+	table_free(tnum);
+	for (i = 0; i < 6; i++)
 		free(bufs[i]);
 	return 0;
 }
@@ -1658,6 +1715,20 @@ static void
 test_purity_nested_closure(void **state)
 {
 	(void)state;
+	/* the assignment is in a prototype nested in the row function */
+	expect_all_one("a nested closure assigns the row function's upvalue",
+	    "local n = 0\n"
+	    "local f = function(r)\n"
+	    "  local function inc() n = n + 1 end\n"
+	    "  inc()\n"
+	    "  return n\n"
+	    "end");
+	expect_all_one("a nested closure two levels down",
+	    "local n = 0\n"
+	    "local f = function(r)\n"
+	    "  local function outer() return function() n = n + 1 return n end end\n"
+	    "  return outer()()\n"
+	    "end");
 	expect_all_one("a helper's counter",
 	    "local n = 0\n"
 	    "local function inc() n = n + 1 return n end\n"
@@ -1834,6 +1905,302 @@ test_row_overrun_pcall_one_line(void **state)
 	expect_rows(&r, "f", 0);
 	done(&r);
 }
+
+/* {====== compiled row functions (rowprog.c) */
+
+/*
+ * The row function `function(r) return E end` through its compiled form
+ * against the interpreter (the same with a call, which keeps it from
+ * compiling): a derive gives the same values, a filter keeps the same
+ * rows (by key), and both count the same errors. pre declares upvalues
+ * and v (derived columns made by interpreted functions, never failing).
+ * want: the compiled form must have answered some rows.
+ */
+static void
+expect_same(const struct table *t, const char *pre, const char *key,
+    const char *e, int want)
+{
+	char src[4096];
+	struct res r;
+	uint64_t errs, kept;
+
+	snprintf(src, sizeof(src), "%s\n"
+	    "local b = v:derive('db', function(r) local _ = type(r) return %s end)\n"
+	    "return { n = v:filter(function(r) local _ = type(r) return %s end):count(),\n"
+	    "  s = b:count() }", pre, e, e);
+	run_on(t, &NONE, src, &r);
+	if (r.f != RT_OK)
+		fail_msg("%s: interpreted: %s", e, r.msg);
+	if (r.st.row_compiled != 0)
+		fail_msg("%s: compiled a function that calls", e);
+	errs = r.st.row_errors;
+	kept = u64(grp(agg(&r, "n"), 0), "rows");
+	done(&r);
+	snprintf(src, sizeof(src), "%s\n"
+	    "local a = v:derive('da', function(r) return %s end)\n"
+	    "local b = a:derive('db', function(r) local _ = type(r) return %s end)\n"
+	    "local fa = v:filter(function(r) return %s end)\n"
+	    "local fb = v:filter(function(r) local _ = type(r) return %s end)\n"
+	    "local ca, cb = b:column('da'), b:column('db')\n"
+	    "for i = 1, %d do\n"
+	    "  if ca[i] ~= cb[i] then\n"
+	    "    error(('row %%d: %%s, not %%s'):format(i, tostring(ca[i]), tostring(cb[i])))\n"
+	    "  end\n"
+	    "end\n"
+	    "local ka = table.concat(fa:column('%s'), ',')\n"
+	    "local kb = table.concat(fb:column('%s'), ',')\n"
+	    "if ka ~= kb then error('kept ' .. ka .. ', not ' .. kb) end\n"
+	    "return { n = fa:count() }", pre, e, e, e, e,
+	    (int)table_nrows(t), key, key);
+	run_on(t, &NONE, src, &r);
+	if (r.f != RT_OK)
+		fail_msg("%s: %s", e, r.msg);
+	if (r.st.row_errors != 2 * errs)
+		fail_msg("%s: %llu errors, want %llu", e,
+		    (unsigned long long)r.st.row_errors,
+		    (unsigned long long)(2 * errs));
+	if (u64(grp(agg(&r, "n"), 0), "rows") != kept)
+		fail_msg("%s: kept %llu rows, want %llu", e,
+		    (unsigned long long)u64(grp(agg(&r, "n"), 0), "rows"),
+		    (unsigned long long)kept);
+	if (want && r.st.row_compiled == 0)
+		fail_msg("%s: not compiled", e);
+	if (!want && r.st.row_compiled != 0)
+		fail_msg("%s: compiled %llu rows, want none", e,
+		    (unsigned long long)r.st.row_compiled);
+	done(&r);
+}
+
+static void
+test_compiled_numbers(void **state)
+{
+	static const char pre[] =
+	    "local lim, big, yes, none = 3, 2^53, true, nil\n"
+	    "local v = veil.dataset()\n"
+	    "  :derive('h', function(r) local _ = type(r) return r.n and r.n / 2 end)\n"
+	    "  :derive('hs', function(r) local _ = type(r)\n"
+	    "    return r.n and (r.n > 3 and 'big' or r.n > 0) end)";
+	static const struct {
+		const char	*e;
+		int		 want;	/* some rows compiled */
+	} c[] = {
+		/* integers wrap; / and ^ are floats; // and % floor */
+		{ "r.i + 1", 1 }, { "r.i - 1", 1 }, { "r.i - r.f", 1 },
+		{ "r.i * r.i", 1 }, { "r.i * 3", 1 }, { "r.f * 1.1", 1 },
+		{ "9223372036854775807 + r.i", 1 }, { "r.i + 0.0", 1 },
+		{ "r.i // 3", 1 }, { "r.i % 3", 1 }, { "r.i // -3", 1 },
+		{ "r.i % -3", 1 }, { "r.i // -1", 1 }, { "r.i % -1", 1 },
+		{ "r.f // 2", 1 }, { "r.f % -2", 1 }, { "r.f % 2.5", 1 },
+		{ "r.i // 1.0", 1 }, { "r.i / 2", 1 }, { "r.i / 0", 1 },
+		{ "r.i ^ 2", 1 }, { "r.f ^ 0.5", 1 }, { "2 ^ r.k", 1 },
+		{ "-r.i", 1 }, { "-r.f", 1 }, { "r.i * 1.5", 1 },
+		/* integer division by zero is an error (the interpreter's) */
+		{ "r.i // 0", 0 }, { "r.i % 0", 0 }, { "r.k % (r.k - 3)", 1 },
+		{ "r.f // 0", 1 }, { "r.f % 0", 1 },
+		/* a float where an integer was, or not: // 0 tells */
+		{ "(r.i + r.k) // 0", 0 }, { "(r.f + r.k) // 0", 1 },
+		{ "(r.i / 1) // 0", 1 }, { "(r.h or 0) // 0", 1 },
+		/* comparisons, mixed, at 2^53 and beyond */
+		{ "r.i < r.f", 1 }, { "r.i <= r.f", 1 }, { "r.f < r.i", 1 },
+		{ "r.f <= r.i", 1 }, { "r.i == r.f", 1 }, { "r.i ~= r.f", 1 },
+		{ "r.i > 3", 1 }, { "r.i >= 3", 1 }, { "r.i < 3", 1 },
+		{ "r.i <= -3", 1 }, { "r.f > 0", 1 }, { "r.f >= -2", 1 },
+		{ "r.f < 0.5", 1 }, { "r.i == 7", 1 }, { "r.f == 0", 1 },
+		{ "r.f == -3", 1 }, { "r.i == 7.0", 1 }, { "r.i == 0.5", 1 },
+		{ "r.f == 9007199254740993", 1 },
+		{ "r.i < 9007199254740992.0", 1 },
+		{ "r.f < 9007199254740993", 0 }, { "r.i < 1e300", 1 },
+		{ "r.i + 0.0 == r.i", 1 }, { "r.i + 1 > r.i", 1 },
+		{ "-r.f == r.f", 1 }, { "1 / r.f > 0", 1 },
+		/* booleans, nils, and/or/not */
+		{ "not r.i", 1 }, { "not r.b", 1 }, { "r.b", 1 },
+		{ "r.b == true", 1 }, { "r.b ~= false", 1 }, { "r.b == nil", 1 },
+		{ "r.n", 1 }, { "r.n + 1", 1 }, { "r.n > 3", 1 },
+		{ "r.n and r.n + 1", 1 }, { "r.n or -1", 1 },
+		{ "r.n ~= nil and r.n > 3", 1 }, { "r.n or r.i", 1 },
+		{ "r.i > 0 and r.f or -1", 1 }, { "(r.i > 0) == (r.f > 0)", 1 },
+		{ "r.b and 1 or 0", 1 }, { "r.b == r.n", 1 }, { "r.b < 1", 0 },
+		{ "nil", 1 }, { "false", 1 }, { "r", 0 },
+		/* upvalues: values fixed when the plan is made */
+		{ "r.i > lim", 1 }, { "r.f * big", 1 }, { "yes and r.i", 1 },
+		{ "none == r.n", 1 }, { "r.k + lim // 2", 1 },
+		/* derived columns: numbers, booleans, strings */
+		{ "r.h", 1 }, { "r.h + 1", 1 }, { "r.h == 2", 1 },
+		{ "r.h * 2 // 1", 1 }, { "r.hs", 1 }, { "r.hs == true", 1 },
+		{ "not r.hs", 1 }, { "r.hs and 1", 1 },
+		/* what is never compiled */
+		{ "r.nope", 0 }, { "r.k .. ''", 0 }, { "r['k']", 1 },
+		{ "math.floor(r.f)", 0 }, { "#tostring(r.k)", 0 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		expect_same(tnum, pre, "k", c[i].e, c[i].want);
+	expect_same(tmain, "local v = veil.dataset()", "pid",
+	    "r.age >= 35", 1);
+	expect_same(tmain, "local v = veil.dataset()", "pid",
+	    "r.age and r.age // 20", 1);
+	expect_same(tmain, "local v = veil.dataset()", "pid",
+	    "r.cost > 5 and r.member", 1);
+	expect_same(tmain, "local v = veil.dataset()", "pid",
+	    "r.visit", 0);
+	expect_same(tmain, "local v = veil.dataset()", "pid",
+	    "r.dx == 'A'", 0);
+}
+
+/* Longer than the per-row cap: never compiled, so it still overruns. */
+static void
+test_compiled_cap(void **state)
+{
+	struct jopt o = NONE;
+	struct res r;
+
+	(void)state;
+	o.insns = 3;
+	ok_on(tmain, &o, "local v = veil.dataset()\n"
+	    "return { f = v:filter(function(r)\n"
+	    "  return r.cost ~= nil and r.cost > 1 and r.cost < 500 end):count() }",
+	    &r);
+	expect_rows(&r, "f", 0);
+	assert_int_equal(r.st.row_overruns, NMAIN);
+	assert_int_equal(r.st.row_compiled, 0);
+	done(&r);
+	o.insns = 1000;
+	ok_on(tmain, &o, "local v = veil.dataset()\n"
+	    "return { f = v:filter(function(r)\n"
+	    "  return r.cost ~= nil and r.cost > 1 and r.cost < 500 end):count() }",
+	    &r);
+	expect_rows(&r, "f", 5);	/* 1.5 2.25 10 100 200 */
+	assert_int_equal(r.st.row_overruns, 0);
+	assert_int_equal(r.st.row_compiled, NMAIN);
+	done(&r);
+}
+
+/* Rows stay read-only, and fields by computed names keep working. */
+static void
+test_row_write_computed_name(void **state)
+{
+	struct res r;
+
+	(void)state;
+	ok("local v = veil.dataset()\n"
+	    "local pre = 'a'\n"
+	    "return {\n"
+	    " w = v:filter(function(r) r.age = 1 return true end):count(),\n"
+	    " w2 = v:filter(function(r) r.zzz = 1 return true end):count(),\n"
+	    " n = v:filter(function(r) local k = pre .. 'ge' return r[k] == 30 end):count(),\n"
+	    " d = v:derive('x', function(r) return r[pre .. 'ge'] end):where('x', '>', 45):count(),\n"
+	    "}", &r);
+	expect_rows(&r, "w", 0);
+	expect_rows(&r, "w2", 0);
+	expect_rows(&r, "n", 2);
+	expect_rows(&r, "d", 3);	/* 50 70 90 */
+	assert_int_equal(r.st.row_errors, 2 * NMAIN);
+	done(&r);
+}
+
+static int
+dump_writer(lua_State *L, const void *p, size_t sz, void *ud)
+{
+	luaL_Buffer *b = ud;
+
+	(void)L;
+	luaL_addlstring(b, p, sz);
+	return 0;
+}
+
+/* Dumps the function chunk src returns; the dump is on the stack top. */
+static const char *
+dump_of(lua_State *L, const char *src, int strip, size_t *lenp)
+{
+	luaL_Buffer b;
+
+	assert_int_equal(luaL_dostring(L, src), LUA_OK);
+	luaL_buffinit(L, &b);
+	/* the buffer may sit on the stack: dump a copy on top */
+	lua_pushvalue(L, -2);
+	assert_int_equal(lua_dump(L, dump_writer, &b, strip), 0);
+	lua_pop(L, 1);
+	luaL_pushresult(&b);
+	lua_remove(L, -2);
+	return lua_tolstring(L, -1, lenp);
+}
+
+/* The bytecode reader: OP_SETUPVAL anywhere, and damaged dumps. */
+static void
+test_rowprog_scan(void **state)
+{
+	static const struct {
+		const char	*src;
+		int		 setupval;
+	} c[] = {
+		{ "return function(r) return r.x * 1.1 end", 0 },
+		{ "local n = 0 return function(r) return n + r.x end", 0 },
+		{ "local n = 0 return function(r) n = n + 1 return n end", 1 },
+		{ "local n = 0 return function(r) local function g() n = 1 end "
+		  "g() return n end", 1 },
+		{ "local n = 0 return function(r) return function() "
+		  "return function() n = 2 end end end", 1 },
+		/* a nested function assigning its own local's upvalue:
+		 * harmless, but reported (the check is per opcode) */
+		{ "return function(r) local x = 0 local function g() x = 1 end "
+		  "g() return x end", 1 },
+		{ "local t = { 'a', 1.5, 2, true, false } return function(r) "
+		  "return t, 'str', 1.5, 7, 2^60, nil, true, false, "
+		  "'a long string constant, more than forty bytes long' end", 0 },
+	};
+	lua_State *L = luaL_newstate();
+	const char *d;
+	char *bad;
+	size_t len, i, n;
+	int s, strip;
+
+	(void)state;
+	assert_non_null(L);
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		for (strip = 0; strip <= 1; strip++) {
+			d = dump_of(L, c[i].src, strip, &len);
+			s = 0;
+			if (rowprog_scan(d, len, &s) != 0)
+				fail_msg("%s: not understood", c[i].src);
+			if (s != c[i].setupval)
+				fail_msg("%s: setupval %d", c[i].src, s);
+			/* every truncation, and trailing garbage, fail safe */
+			for (n = 0; n < len; n++) {
+				s = 0;
+				assert_int_equal(rowprog_scan(d, n, &s), -1);
+				assert_int_equal(s, 1);
+			}
+			bad = malloc(len + 1);
+			assert_non_null(bad);
+			memcpy(bad, d, len);
+			bad[len] = 0;
+			s = 0;
+			assert_int_equal(rowprog_scan(bad, len + 1, &s), -1);
+			assert_int_equal(s, 1);
+			/* any byte changed: understood or not, never a
+			 * read out of bounds (ASan) */
+			for (n = 0; n < len; n++) {
+				unsigned char *p = (unsigned char *)bad;
+				int v;
+
+				for (v = 0; v < 256; v += 37) {
+					memcpy(bad, d, len);
+					p[n] ^= (unsigned char)(v | 1);
+					s = 0;
+					if (rowprog_scan(bad, len, &s) != 0)
+						assert_int_equal(s, 1);
+				}
+			}
+			free(bad);
+			lua_pop(L, 1);
+		}
+	assert_int_equal(rowprog_scan(NULL, 0, &s), -1);
+	lua_close(L);
+}
+
+/* }====== */
 
 static void
 test_api_in_row(void **state)
@@ -2199,6 +2566,10 @@ main(void)
 		T(test_row_errors),
 		T(test_row_overrun),
 		T(test_row_overrun_pcall_one_line),
+		T(test_compiled_numbers),
+		T(test_compiled_cap),
+		T(test_row_write_computed_name),
+		T(test_rowprog_scan),
 		T(test_api_in_row),
 		T(test_gc_finalizer_bounded),
 		T(test_fail_syntax_runtime),

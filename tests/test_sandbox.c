@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <math.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -551,6 +552,94 @@ test_worker_bad_job_frames(void **state)
 			    out.log, bad[i].why);
 		spawner_outcome_free(&out);
 	}
+	free(buf);
+}
+
+/*
+ * A Lua job checks a float column's values when it first reads them
+ * (table_open_lazy()): a NaN in one ends every job that reads the
+ * column, however it reads it, and no other.
+ */
+static void
+test_worker_lazy_floats(void **state)
+{
+	static const struct {
+		const char	*src;
+		int		 ok;
+	} c[] = {
+		{ "return { n = veil.dataset():count() }", 1 },
+		{ "return { s = veil.dataset():sum('n', 0, 1000) }", 1 },
+		/* the kernel's own pass, all rows */
+		{ "return { s = veil.dataset():sum('x', 0, 1000) }", 0 },
+		{ "return { m = veil.dataset():group_by('n'):mean('x', 0, 1) }",
+		  0 },
+		/* some rows only, the bad one not among them: still */
+		{ "return { s = veil.dataset():where('n', '<', 10):sum('x', 0, 1) }",
+		  0 },
+		{ "return { n = veil.dataset():where('x', '>', 1):count() }", 0 },
+		{ "return { q = veil.dataset():quantile('x', 0.5, 0, 1) }", 0 },
+		{ "return { n = veil.dataset():filter(function(r) "
+		  "return r.x > 1 end):count() }", 0 },
+		{ "return { n = veil.dataset():filter(function(r) "
+		  "return math.abs(r.x) > 1 end):count() }", 0 },
+	};
+	struct table_builder *b = table_builder_new();
+	struct spawner_outcome out;
+	struct table *t;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	const void *tabs[1];
+	double nan = NAN;
+	void *buf;
+	size_t len, i;
+
+	(void)state;
+	assert_int_equal(table_builder_add_column(b, "n", VEIL_T_INT,
+	    VEIL_R_QUASI, 0), 0);
+	assert_int_equal(table_builder_add_column(b, "x", VEIL_T_FLOAT,
+	    VEIL_R_INSENSITIVE, 0), 1);
+	for (i = 0; i < 1000; i++) {
+		assert_int_equal(table_builder_int(b, 0, (int64_t)i), 0);
+		assert_int_equal(table_builder_float(b, 1, (double)i / 2), 0);
+	}
+	assert_int_equal(table_builder_finish(b, &buf, &len, NULL), 0);
+	table_builder_free(b);
+	assert_int_equal(table_open(buf, len, &t, NULL), 0);
+	memcpy((char *)buf + ((const char *)table_column(t, 1)->data -
+	    (const char *)buf) + 8 * 500, &nan, sizeof(nan));
+	table_free(t);
+	tabs[0] = buf;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 4);
+		frame_pack_cstr(&pk, "kind");
+		frame_pack_cstr(&pk, "lua");
+		frame_pack_cstr(&pk, "tables");
+		msgpack_pack_array(&pk, 1);
+		frame_pack_cstr(&pk, "visits");
+		frame_pack_cstr(&pk, "source");
+		frame_pack_cstr(&pk, c[i].src);
+		frame_pack_cstr(&pk, "mode");
+		frame_pack_cstr(&pk, "none");
+		run_worker(tabs, &len, 1, sb.data, sb.size, &out);
+		if (c[i].ok && out.status != SPAWN_FINISHED)
+			fail_msg("%s: status %s, log: %s", c[i].src,
+			    spawner_status_name(out.status), out.log);
+		if (!c[i].ok && (out.status != SPAWN_ERROR ||
+		    strstr(out.log, "non-finite") == NULL))
+			fail_msg("%s: status %s, log: %s", c[i].src,
+			    spawner_status_name(out.status), out.log);
+		spawner_outcome_free(&out);
+		msgpack_sbuffer_destroy(&sb);
+	}
+	/* describe reads no values, but is not lazy */
+	job_frame(&sb, "describe", 1);
+	run_worker(tabs, &len, 1, sb.data, sb.size, &out);
+	assert_int_equal(out.status, SPAWN_ERROR);
+	assert_non_null(strstr(out.log, "non-finite"));
+	spawner_outcome_free(&out);
+	msgpack_sbuffer_destroy(&sb);
 	free(buf);
 }
 
@@ -1312,6 +1401,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_fail_closed),
 		cmocka_unit_test(test_worker_describe),
 		cmocka_unit_test(test_worker_bad_job_frames),
+		cmocka_unit_test(test_worker_lazy_floats),
 		cmocka_unit_test(test_prestart_same_outcome),
 		cmocka_unit_test(test_prestart_deadline_at_submit),
 		cmocka_unit_test(test_prestart_idle_kill),

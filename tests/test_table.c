@@ -164,6 +164,8 @@ expect_corrupt(struct fixture *f, void (*mutate)(unsigned char *, size_t,
 	struct table *t = NULL;
 	struct veil_err err;
 	size_t len = f->len;
+	unsigned int i;
+	int r;
 
 	assert_int_equal(posix_memalign((void **)&copy, 64, f->len), 0);
 	memcpy(copy, f->buf, f->len);
@@ -174,6 +176,21 @@ expect_corrupt(struct fixture *f, void (*mutate)(unsigned char *, size_t,
 	if (strstr(err.msg, needle) == NULL)
 		fail_msg("error \"%s\" does not mention \"%s\"", err.msg,
 		    needle);
+	/* lazily: the same error, at the latest once the floats are
+	 * checked (nothing else is left for later) */
+	veil_err_clear(&err);
+	if ((r = table_open_lazy(copy, len, &t, &err)) == 0) {
+		for (i = 0; r == 0 && i < table_ncols(t); i++)
+			r = table_check_floats(t, i, &err);
+		if (r == 0 || strcmp(needle, "non-finite") != 0)
+			fail_msg("lazily: \"%s\" found only by checking floats",
+			    needle);
+		table_free(t);
+	}
+	assert_int_equal(r, VEIL_E_CORRUPT);
+	if (strstr(err.msg, needle) == NULL)
+		fail_msg("lazily: error \"%s\" does not mention \"%s\"",
+		    err.msg, needle);
 	free(copy);
 }
 
@@ -276,6 +293,41 @@ test_corrupt(void **state)
 	expect_corrupt(f, m_heap_on_int, "heap");
 }
 
+/* A lazily opened table owes the float check, per column, until done. */
+static void
+test_lazy_floats(void **state)
+{
+	struct fixture *f = *state;
+	struct table *t;
+	unsigned int i;
+
+	assert_int_equal(table_open(f->buf, f->len, &t, NULL), 0);
+	for (i = 0; i < table_ncols(t); i++)
+		assert_false(table_float_pending(t, i));
+	table_free(t);
+	assert_int_equal(table_open_lazy(f->buf, f->len, &t, NULL), 0);
+	for (i = 0; i < table_ncols(t); i++)
+		assert_int_equal(table_float_pending(t, i),
+		    table_column(t, i)->type == VEIL_T_FLOAT);
+	assert_false(table_float_pending(t, table_ncols(t)));
+	for (i = 0; i < table_ncols(t); i++) {
+		assert_int_equal(table_check_floats(t, i, NULL), 0);
+		assert_false(table_float_pending(t, i));
+	}
+	table_free(t);
+	/* checked by the reader itself */
+	assert_int_equal(table_open_lazy(f->buf, f->len, &t, NULL), 0);
+	assert_true(table_float_pending(t, 2));
+	table_floats_checked(t, 2);
+	assert_false(table_float_pending(t, 2));
+	table_free(t);
+	/* the bits test the readers use */
+	assert_false(TABLE_NONFINITE(UINT64_C(0x3ff0000000000000)) >> 63);
+	assert_false(TABLE_NONFINITE(UINT64_C(0xffefffffffffffff)) >> 63);
+	assert_true(TABLE_NONFINITE(UINT64_C(0x7ff0000000000000)) >> 63);
+	assert_true(TABLE_NONFINITE(UINT64_C(0xfff8000000000001)) >> 63);
+}
+
 /* Every single-byte truncation point is rejected, never crashes. */
 static void
 test_every_truncation(void **state)
@@ -371,6 +423,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_file_roundtrip, build,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, build, teardown),
+		cmocka_unit_test_setup_teardown(test_lazy_floats, build,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_every_truncation, build,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unaligned_buffer, build,
