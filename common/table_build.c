@@ -39,18 +39,33 @@ struct bcol {
 	uint32_t	 ht_cap;	/* power of two */
 };
 
+/*
+ * A builder appended to another (table_builder_append): its rows follow
+ * the other's, and its category codes become the other's through remap.
+ */
+struct part {
+	struct table_builder	*b;
+	uint32_t		**remap;	/* per column; NULL: the same */
+};
+
 struct table_builder {
 	struct bcol	*cols;
 	unsigned int	 ncols, cap;
+	struct part	*parts;		/* in row order, after our own rows */
+	size_t		 nparts, partcap;
+	uint64_t	 prows;		/* rows in parts */
+	int		 broken;	/* a failed append: only free is left */
 };
 
 /*
  * Small vectors live on the malloc heap. From BIG bytes on, a vector is its
  * own mapping, grown with mremap (no copy) and marked for transparent huge
  * pages: a million-row column then costs a few hundred page faults instead
- * of tens of thousands.
+ * of tens of thousands. BIG is well below a huge page so that the many
+ * mid-sized vectors of a table built in pieces (ingest.c) are not copied
+ * by realloc as they grow.
  */
-#define BIG	(2u << 20)
+#define BIG	(256u << 10)
 
 static int
 vec_grow(struct vec *v, size_t need)
@@ -203,14 +218,30 @@ table_builder_new(void)
 	return calloc(1, sizeof(struct table_builder));
 }
 
+static void
+part_free(struct part *pt, unsigned int ncols)
+{
+	unsigned int i;
+
+	if (pt->remap != NULL)
+		for (i = 0; i < ncols; i++)
+			free(pt->remap[i]);
+	free(pt->remap);
+	table_builder_free(pt->b);
+}
+
 void
 table_builder_free(struct table_builder *b)
 {
 	unsigned int i;
 	struct bcol *c;
+	size_t k;
 
 	if (b == NULL)
 		return;
+	for (k = 0; k < b->nparts; k++)
+		part_free(&b->parts[k], b->ncols);
+	free(b->parts);
 	for (i = 0; i < b->ncols; i++) {
 		c = &b->cols[i];
 		free(c->name);
@@ -237,6 +268,8 @@ table_builder_add_column(struct table_builder *b, const char *name,
 
 	if (type < 1 || type > VEIL_T_LAST || (unsigned)role > VEIL_R_LAST ||
 	    (flags & ~TABLE_F_MASK) != 0 || len == 0 || len > TABLE_MAX_NAME)
+		return VEIL_E_INVALID;
+	if (b->nparts > 0)
 		return VEIL_E_INVALID;
 	for (i = 0; i < b->ncols; i++)
 		if (strcmp(b->cols[i].name, name) == 0 || b->cols[i].nrows > 0)
@@ -269,7 +302,7 @@ table_builder_add_column(struct table_builder *b, const char *name,
 uint64_t
 table_builder_nrows(const struct table_builder *b)
 {
-	return b->ncols > 0 ? b->cols[0].nrows : 0;
+	return b->ncols > 0 ? b->cols[0].nrows + b->prows : 0;
 }
 
 uint32_t
@@ -309,7 +342,7 @@ col_of(struct table_builder *b, int col, enum veil_type t)
 {
 	struct bcol *c;
 
-	if (col < 0 || (unsigned)col >= b->ncols)
+	if (col < 0 || (unsigned)col >= b->ncols || b->nparts > 0)
 		return NULL;
 	c = &b->cols[col];
 	return c->type == t ? c : NULL;
@@ -484,7 +517,7 @@ table_builder_null(struct table_builder *b, int col)
 	uint64_t zero = 0, end;
 	int r;
 
-	if (col < 0 || (unsigned)col >= b->ncols)
+	if (col < 0 || (unsigned)col >= b->ncols || b->nparts > 0)
 		return VEIL_E_INVALID;
 	c = &b->cols[col];
 	if ((r = row_begin(c, 1)) != 0)
@@ -501,16 +534,231 @@ table_builder_null(struct table_builder *b, int col)
 	return 0;
 }
 
+int
+table_builder_append(struct table_builder *b, struct table_builder *src)
+{
+	struct part pt;
+	struct bcol *c, *sc;
+	const uint64_t *off;
+	uint64_t rows;
+	uint32_t k, code, *m;
+	unsigned int i;
+	size_t ncap;
+	int r, same;
+
+	if (b == src || b->broken || src->broken || src->nparts > 0 ||
+	    src->ncols != b->ncols)
+		return VEIL_E_INVALID;
+	rows = table_builder_nrows(src);
+	for (i = 0; i < b->ncols; i++) {
+		c = &b->cols[i];
+		sc = &src->cols[i];
+		if (c->type != sc->type || c->flags != sc->flags ||
+		    c->role != sc->role || strcmp(c->name, sc->name) != 0 ||
+		    sc->nrows != rows || c->nrows != b->cols[0].nrows)
+			return VEIL_E_INVALID;
+	}
+	if (rows > TABLE_MAX_ROWS - table_builder_nrows(b))
+		return VEIL_E_LIMIT;
+	if (b->nparts == b->partcap) {
+		struct part *np;
+
+		ncap = b->partcap ? b->partcap * 2 : 16;
+		if ((np = reallocarray(b->parts, ncap, sizeof(*np))) == NULL)
+			return VEIL_E_NOMEM;
+		b->parts = np;
+		b->partcap = ncap;
+	}
+	memset(&pt, 0, sizeof(pt));
+	if (b->ncols > 0 && (pt.remap = calloc(b->ncols,
+	    sizeof(*pt.remap))) == NULL)
+		return VEIL_E_NOMEM;
+	/*
+	 * src's values join our dictionaries in src's code order, that is in
+	 * the order of their first appearance in src: appending parts in row
+	 * order gives the codes one builder fed every row would have given.
+	 */
+	for (i = 0; i < b->ncols; i++) {
+		c = &b->cols[i];
+		sc = &src->cols[i];
+		if (c->type != VEIL_T_CATEGORY || sc->dict_n == 0)
+			continue;
+		if ((m = reallocarray(NULL, sc->dict_n, sizeof(*m))) == NULL) {
+			r = VEIL_E_NOMEM;
+			goto fail;
+		}
+		pt.remap[i] = m;
+		off = (const uint64_t *)sc->dict.p;
+		for (k = 0, same = 1; k < sc->dict_n; k++) {
+			if ((r = dict_intern(c, off[k + 1] > off[k] ?
+			    (const char *)sc->heap.p + off[k] : "",
+			    off[k + 1] - off[k], &code)) != 0)
+				goto fail;
+			m[k] = code;
+			same &= code == k;
+		}
+		if (same) {
+			free(m);
+			pt.remap[i] = NULL;
+		}
+	}
+	pt.b = src;
+	b->parts[b->nparts++] = pt;
+	b->prows += rows;
+	return 0;
+ fail:
+	/* Our dictionaries may have grown: nothing is left to use. */
+	b->broken = 1;
+	for (i = 0; i < b->ncols; i++)
+		free(pt.remap[i]);
+	free(pt.remap);
+	return r;
+}
+
+/* What column i takes in the layout, appended parts included. */
+struct collen {
+	uint64_t	data, nulls, heap, nnull;
+};
+
+static void
+col_lens(const struct table_builder *b, unsigned int i, uint64_t nrows,
+    struct collen *l)
+{
+	const struct bcol *c = &b->cols[i], *pc;
+	size_t k;
+
+	l->data = c->data.len;
+	l->nulls = c->nulls.len;
+	l->heap = c->heap.len;
+	l->nnull = c->nnull;
+	if (b->nparts == 0)
+		return;
+	l->data = tf_data_len(c->type, nrows);
+	l->nulls = (nrows + 7) / 8;
+	for (k = 0; k < b->nparts; k++) {
+		pc = &b->parts[k].b->cols[i];
+		l->nnull += pc->nnull;
+		if (c->type == VEIL_T_STRING)
+			l->heap += pc->heap.len;
+	}
+}
+
+/* Zero-pads out from *pos + n up to the next boundary; moves *pos there. */
+static void
+pad(unsigned char *out, uint64_t *pos, uint64_t n)
+{
+	uint64_t end = tf_align(*pos + n);
+
+	memset(out + *pos + n, 0, end - *pos - n);
+	*pos = end;
+}
+
 /* Copies n bytes to out + *pos and zero-pads up to the next boundary. */
 static void
 place(unsigned char *out, uint64_t *pos, const void *p, uint64_t n)
 {
-	uint64_t end = tf_align(*pos + n);
-
 	if (n > 0)
 		memcpy(out + *pos, p, n);
-	memset(out + *pos + n, 0, end - *pos - n);
-	*pos = end;
+	pad(out, pos, n);
+}
+
+/*
+ * Column i's values, then those of each part: string offsets move by the
+ * heap bytes before the part's, and category codes go through the part's
+ * remap.
+ */
+static void
+copy_data(unsigned char *d, const struct table_builder *b, unsigned int i)
+{
+	const struct bcol *c = &b->cols[i], *pc;
+	const struct part *pt;
+	const uint64_t *so;
+	const uint32_t *sv, *m;
+	uint64_t base = c->heap.len, n, j, *dof;
+	uint32_t *dv;
+	size_t k;
+
+	if (c->data.len > 0)
+		memcpy(d, c->data.p, c->data.len);
+	d += c->data.len;
+	for (k = 0; k < b->nparts; k++) {
+		pt = &b->parts[k];
+		pc = &pt->b->cols[i];
+		n = pc->nrows;
+		if (c->type == VEIL_T_STRING) {
+			so = (const uint64_t *)pc->data.p;
+			dof = (uint64_t *)(void *)d;
+			for (j = 0; j < n; j++)
+				dof[j] = so[j + 1] + base;
+			d += 8 * n;
+			base += pc->heap.len;
+		} else if (c->type == VEIL_T_CATEGORY &&
+		    (m = pt->remap[i]) != NULL) {
+			sv = (const uint32_t *)pc->data.p;
+			dv = (uint32_t *)(void *)d;
+			for (j = 0; j < n; j++)
+				dv[j] = m[sv[j]];
+			/* A null's code is 0, as table_builder_null wrote. */
+			for (j = 0; pc->nnull > 0 && j < n; j++)
+				if (pc->nulls.p[j >> 3] >> (j & 7) & 1)
+					dv[j] = 0;
+			d += 4 * n;
+		} else if (pc->data.len > 0) {
+			memcpy(d, pc->data.p, pc->data.len);
+			d += pc->data.len;
+		}
+	}
+}
+
+/* Column i's null bits, then each part's, bit after bit; len bytes. */
+static void
+copy_nulls(unsigned char *d, const struct table_builder *b, unsigned int i,
+    uint64_t len)
+{
+	const struct bcol *c = &b->cols[i], *pc;
+	const unsigned char *s;
+	uint64_t bit = c->nrows, j, at;
+	unsigned int sh;
+	size_t k;
+
+	memset(d, 0, len);
+	if (c->nulls.len > 0)
+		memcpy(d, c->nulls.p, c->nulls.len);
+	for (k = 0; k < b->nparts; k++) {
+		pc = &b->parts[k].b->cols[i];
+		s = pc->nulls.p;
+		at = bit >> 3;
+		sh = bit & 7;
+		if (pc->nnull > 0 && sh == 0)
+			memcpy(d + at, s, pc->nulls.len);
+		else if (pc->nnull > 0) {
+			/* A part's bits past its last row are clear. */
+			for (j = 0; j < pc->nulls.len; j++) {
+				d[at + j] |= (unsigned char)(s[j] << sh);
+				if (at + j + 1 < len)
+					d[at + j + 1] |= s[j] >> (8 - sh);
+			}
+		}
+		bit += pc->nrows;
+	}
+}
+
+/* Column i's string bytes, then each part's. */
+static void
+copy_heap(unsigned char *d, const struct table_builder *b, unsigned int i)
+{
+	const struct bcol *c = &b->cols[i], *pc;
+	size_t k;
+
+	if (c->heap.len > 0)
+		memcpy(d, c->heap.p, c->heap.len);
+	d += c->heap.len;
+	for (k = 0; k < b->nparts && c->type == VEIL_T_STRING; k++) {
+		pc = &b->parts[k].b->cols[i];
+		if (pc->heap.len > 0)
+			memcpy(d, pc->heap.p, pc->heap.len);
+		d += pc->heap.len;
+	}
 }
 
 int
@@ -519,25 +767,37 @@ table_builder_finish(struct table_builder *b, void **bufp, size_t *lenp,
 {
 	struct tf_header h;
 	struct tf_coldesc *d;
+	struct collen l;
 	struct bcol *c;
 	unsigned char *out = NULL;
 	uint64_t nrows = table_builder_nrows(b), size, pos;
 	unsigned int i;
+	size_t k;
 	void *mem;
 
 	*bufp = NULL;
 	*lenp = 0;
+	if (b->broken)
+		return veil_seterr(err, VEIL_E_INVALID, "table: the builder "
+		    "failed to take an appended part");
 	size = tf_align(sizeof(h)) + tf_align((uint64_t)b->ncols * sizeof(*d));
 	for (i = 0; i < b->ncols; i++) {
 		c = &b->cols[i];
-		if (c->nrows != nrows)
+		if (c->nrows + b->prows != nrows)
 			return veil_seterr(err, VEIL_E_INTERNAL, "table: column "
 			    "%u (%s) has %llu rows, column 0 has %llu", i,
-			    c->name, (unsigned long long)c->nrows,
+			    c->name, (unsigned long long)(c->nrows + b->prows),
 			    (unsigned long long)nrows);
-		size += tf_align(strlen(c->name) + 1) + tf_align(c->data.len) +
-		    (c->nnull ? tf_align(c->nulls.len) : 0) +
-		    tf_align(c->heap.len) + tf_align(c->dict.len);
+		for (k = 0; k < b->nparts; k++)
+			if (b->parts[k].b->cols[i].nrows !=
+			    b->parts[k].b->cols[0].nrows)
+				return veil_seterr(err, VEIL_E_INTERNAL, "table: "
+				    "column %u (%s) of part %zu is not complete",
+				    i, c->name, k);
+		col_lens(b, i, nrows, &l);
+		size += tf_align(strlen(c->name) + 1) + tf_align(l.data) +
+		    (l.nnull ? tf_align(l.nulls) : 0) + tf_align(l.heap) +
+		    tf_align(c->dict.len);
 	}
 	if (size > SIZE_MAX || posix_memalign(&mem, TABLE_ALIGN, size) != 0)
 		return veil_seterr(err, VEIL_E_NOMEM, "table: cannot allocate "
@@ -575,16 +835,20 @@ table_builder_finish(struct table_builder *b, void **bufp, size_t *lenp,
 		d->name_len = (uint32_t)strlen(c->name);
 		d->name_off = pos;
 		place(out, &pos, c->name, d->name_len + 1);
+		col_lens(b, i, nrows, &l);
 		d->data_off = pos;
-		place(out, &pos, c->data.p, c->data.len);
-		if (c->nnull > 0) {
+		copy_data(out + pos, b, i);
+		pad(out, &pos, l.data);
+		if (l.nnull > 0) {
 			d->nulls_off = pos;
-			place(out, &pos, c->nulls.p, c->nulls.len);
+			copy_nulls(out + pos, b, i, l.nulls);
+			pad(out, &pos, l.nulls);
 		}
 		if (c->type == VEIL_T_STRING || c->type == VEIL_T_CATEGORY) {
-			d->heap_off = c->heap.len ? pos : 0;
-			d->heap_len = c->heap.len;
-			place(out, &pos, c->heap.p, c->heap.len);
+			d->heap_off = l.heap ? pos : 0;
+			d->heap_len = l.heap;
+			copy_heap(out + pos, b, i);
+			pad(out, &pos, l.heap);
 		}
 		if (c->type == VEIL_T_CATEGORY) {
 			d->dict_off = pos;
