@@ -186,7 +186,9 @@ int	 table_builder_append(struct table_builder *b,
 /*
  * Lays the columns out in one 64-byte-aligned buffer, which the caller
  * frees with free(). All columns must hold the same number of rows.
- * Returns 0 or a VEIL_E_* code.
+ * A builder with appended parts (made side by side, so by a process that
+ * may start threads) is laid out by one thread per part; any other by the
+ * calling thread alone. Returns 0 or a VEIL_E_* code.
  */
 int	 table_builder_finish(struct table_builder *, void **bufp,
 	    size_t *lenp, struct veil_err *err);

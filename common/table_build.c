@@ -8,6 +8,8 @@
  */
 #include <sys/mman.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -761,6 +763,95 @@ copy_heap(unsigned char *d, const struct table_builder *b, unsigned int i)
 	}
 }
 
+/*
+ * The copies of a layout: one column's values, null bits or heap, each
+ * followed by its zero padding. A table built from appended parts is laid
+ * out by as many threads as it has parts (those were made side by side,
+ * so threads are allowed here), up to COPY_THREADS, largest copy first;
+ * any other by the caller alone.
+ */
+#define COPY_THREADS	16
+
+enum { COPY_DATA, COPY_NULLS, COPY_HEAP };
+
+struct copytask {
+	unsigned char	*at;
+	uint64_t	 n, padded;
+	unsigned int	 col;
+	int		 kind;
+};
+
+struct copyjob {
+	const struct table_builder *b;
+	struct copytask	*t;
+	size_t		 n;
+	atomic_size_t	 next;
+};
+
+static void *
+copy_worker(void *arg)
+{
+	struct copyjob *j = arg;
+	struct copytask *t;
+	size_t k;
+
+	while ((k = atomic_fetch_add(&j->next, 1)) < j->n) {
+		t = &j->t[k];
+		if (t->kind == COPY_DATA)
+			copy_data(t->at, j->b, t->col);
+		else if (t->kind == COPY_NULLS)
+			copy_nulls(t->at, j->b, t->col, t->n);
+		else
+			copy_heap(t->at, j->b, t->col);
+		memset(t->at + t->n, 0, t->padded - t->n);
+	}
+	return NULL;
+}
+
+static int
+bigger_first(const void *a, const void *b)
+{
+	const struct copytask *x = a, *y = b;
+
+	return x->n < y->n ? 1 : x->n > y->n ? -1 : 0;
+}
+
+/* Adds the copy of n bytes at out + *pos, padded; moves *pos past it. */
+static void
+add_task(struct copyjob *j, unsigned char *out, uint64_t *pos, uint64_t n,
+    unsigned int col, int kind)
+{
+	struct copytask *t = &j->t[j->n++];
+
+	t->at = out + *pos;
+	t->n = n;
+	t->padded = tf_align(*pos + n) - *pos;
+	t->col = col;
+	t->kind = kind;
+	*pos += t->padded;
+}
+
+static void
+run_copies(struct copyjob *j)
+{
+	pthread_t tid[COPY_THREADS];
+	size_t n = j->b->nparts, i, started = 0;
+
+	if (n > COPY_THREADS)
+		n = COPY_THREADS;
+	if (n > 1)
+		qsort(j->t, j->n, sizeof(*j->t), bigger_first);
+	atomic_store(&j->next, 0);
+	for (i = 1; i < n; i++) {
+		if (pthread_create(&tid[started], NULL, copy_worker, j) != 0)
+			break;	/* fewer threads do the same copies */
+		started++;
+	}
+	copy_worker(j);
+	for (i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+}
+
 int
 table_builder_finish(struct table_builder *b, void **bufp, size_t *lenp,
     struct veil_err *err)
@@ -768,6 +859,7 @@ table_builder_finish(struct table_builder *b, void **bufp, size_t *lenp,
 	struct tf_header h;
 	struct tf_coldesc *d;
 	struct collen l;
+	struct copyjob j;
 	struct bcol *c;
 	unsigned char *out = NULL;
 	uint64_t nrows = table_builder_nrows(b), size, pos;
@@ -777,31 +869,44 @@ table_builder_finish(struct table_builder *b, void **bufp, size_t *lenp,
 
 	*bufp = NULL;
 	*lenp = 0;
-	if (b->broken)
+	memset(&j, 0, sizeof(j));
+	j.b = b;
+	if (b->ncols > 0 && (j.t = calloc(3 * (size_t)b->ncols,
+	    sizeof(*j.t))) == NULL)
+		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
+	if (b->broken) {
+		free(j.t);
 		return veil_seterr(err, VEIL_E_INVALID, "table: the builder "
 		    "failed to take an appended part");
+	}
 	size = tf_align(sizeof(h)) + tf_align((uint64_t)b->ncols * sizeof(*d));
 	for (i = 0; i < b->ncols; i++) {
 		c = &b->cols[i];
-		if (c->nrows + b->prows != nrows)
+		if (c->nrows + b->prows != nrows) {
+			free(j.t);
 			return veil_seterr(err, VEIL_E_INTERNAL, "table: column "
 			    "%u (%s) has %llu rows, column 0 has %llu", i,
 			    c->name, (unsigned long long)(c->nrows + b->prows),
 			    (unsigned long long)nrows);
+		}
 		for (k = 0; k < b->nparts; k++)
 			if (b->parts[k].b->cols[i].nrows !=
-			    b->parts[k].b->cols[0].nrows)
+			    b->parts[k].b->cols[0].nrows) {
+				free(j.t);
 				return veil_seterr(err, VEIL_E_INTERNAL, "table: "
 				    "column %u (%s) of part %zu is not complete",
 				    i, c->name, k);
+			}
 		col_lens(b, i, nrows, &l);
 		size += tf_align(strlen(c->name) + 1) + tf_align(l.data) +
 		    (l.nnull ? tf_align(l.nulls) : 0) + tf_align(l.heap) +
 		    tf_align(c->dict.len);
 	}
-	if (size > SIZE_MAX || posix_memalign(&mem, TABLE_ALIGN, size) != 0)
+	if (size > SIZE_MAX || posix_memalign(&mem, TABLE_ALIGN, size) != 0) {
+		free(j.t);
 		return veil_seterr(err, VEIL_E_NOMEM, "table: cannot allocate "
 		    "%llu bytes", (unsigned long long)size);
+	}
 	out = mem;
 	/*
 	 * A large table is written front to back once: with huge pages that
@@ -837,18 +942,15 @@ table_builder_finish(struct table_builder *b, void **bufp, size_t *lenp,
 		place(out, &pos, c->name, d->name_len + 1);
 		col_lens(b, i, nrows, &l);
 		d->data_off = pos;
-		copy_data(out + pos, b, i);
-		pad(out, &pos, l.data);
+		add_task(&j, out, &pos, l.data, i, COPY_DATA);
 		if (l.nnull > 0) {
 			d->nulls_off = pos;
-			copy_nulls(out + pos, b, i, l.nulls);
-			pad(out, &pos, l.nulls);
+			add_task(&j, out, &pos, l.nulls, i, COPY_NULLS);
 		}
 		if (c->type == VEIL_T_STRING || c->type == VEIL_T_CATEGORY) {
 			d->heap_off = l.heap ? pos : 0;
 			d->heap_len = l.heap;
-			copy_heap(out + pos, b, i);
-			pad(out, &pos, l.heap);
+			add_task(&j, out, &pos, l.heap, i, COPY_HEAP);
 		}
 		if (c->type == VEIL_T_CATEGORY) {
 			d->dict_off = pos;
@@ -858,10 +960,13 @@ table_builder_finish(struct table_builder *b, void **bufp, size_t *lenp,
 	}
 	if (pos != size) {
 		free(out);
+		free(j.t);
 		return veil_seterr(err, VEIL_E_INTERNAL, "table: layout %llu "
 		    "!= %llu", (unsigned long long)pos,
 		    (unsigned long long)size);
 	}
+	run_copies(&j);
+	free(j.t);
 	*bufp = out;
 	*lenp = (size_t)size;
 	return 0;
