@@ -40,6 +40,7 @@ ingest_opts_default(struct ingest_opts *o)
 	csv_limits_default(&o->limits);
 	o->delimiter = 0;
 	o->threads = 0;
+	o->piece_min = 0;
 }
 
 int
@@ -575,6 +576,7 @@ static int
 par_threads(const struct ingest_opts *o, size_t len)
 {
 	cpu_set_t set;
+	size_t min = o != NULL && o->piece_min > 0 ? o->piece_min : PAR_MIN;
 	long n = o != NULL ? o->threads : 0;
 
 	if (n <= 0) {
@@ -582,8 +584,8 @@ par_threads(const struct ingest_opts *o, size_t len)
 		if (sched_getaffinity(0, sizeof(set), &set) == 0)
 			n = CPU_COUNT(&set);
 	}
-	if ((size_t)n > len / PAR_MIN)
-		n = (long)(len / PAR_MIN);
+	if ((size_t)n > len / min)
+		n = (long)(len / min);
 	return n > PAR_MAX_THREADS ? PAR_MAX_THREADS : (int)n;
 }
 

@@ -31,6 +31,8 @@ struct ingest_opts {
 	 * A process whose seccomp filter refuses clone(2) must ask for 1.
 	 */
 	int			threads;
+	/* Input bytes per thread at least; 0 for 1 MiB. (Tests use less.) */
+	size_t			piece_min;
 };
 
 struct ingest_stats {

@@ -170,6 +170,8 @@ vec_push_bytes(struct vec *v, const void *p, size_t n)
 {
 	int r;
 
+	if (n == 0)
+		return 0;
 	if (v->cap - v->len < n && (r = vec_grow(v, n)) != 0)
 		return r;
 	if (n <= 16)
@@ -404,7 +406,7 @@ table_builder_string(struct table_builder *b, int col, const char *p,
 		return VEIL_E_LIMIT;
 	end = c->heap.len + len;
 	if ((r = row_begin(c, 0)) != 0 ||
-	    (r = vec_push(&c->heap, p, len)) != 0 ||
+	    (r = vec_push_bytes(&c->heap, p, len)) != 0 ||
 	    (r = vec_push(&c->data, &end, 8)) != 0)
 		return r;
 	c->nrows++;
