@@ -148,6 +148,23 @@ detect(const char *p, size_t n)
 	return ',';
 }
 
+static int
+set_limits(struct csv_reader *rd, const struct csv_limits *limits,
+    const char *name, struct veil_err *err)
+{
+	if (limits != NULL)
+		rd->lim = *limits;
+	else
+		csv_limits_default(&rd->lim);
+	if (rd->lim.max_record == 0 || rd->lim.max_record >
+	    CSV_HARD_MAX_RECORD || rd->lim.max_fields == 0 ||
+	    rd->lim.max_fields > (1u << 20) || rd->lim.max_rows == 0)
+		return veil_seterr(err, VEIL_E_INVALID, "%s: CSV limits out of "
+		    "range (record 1..%u bytes, fields 1..%u, rows >= 1)", name,
+		    CSV_HARD_MAX_RECORD, 1u << 20);
+	return 0;
+}
+
 static struct csv_reader *
 open_common(int fd, const void *mem, size_t memlen, const char *name,
     int delim, const struct csv_limits *limits, struct veil_err *err)
@@ -162,16 +179,7 @@ open_common(int fd, const void *mem, size_t memlen, const char *name,
 	if ((rd = calloc(1, sizeof(*rd))) == NULL ||
 	    (rd->name = strdup(name)) == NULL)
 		goto nomem;
-	if (limits != NULL)
-		rd->lim = *limits;
-	else
-		csv_limits_default(&rd->lim);
-	if (rd->lim.max_record == 0 || rd->lim.max_record >
-	    CSV_HARD_MAX_RECORD || rd->lim.max_fields == 0 ||
-	    rd->lim.max_fields > (1u << 20) || rd->lim.max_rows == 0) {
-		veil_seterr(err, VEIL_E_INVALID, "%s: CSV limits out of range "
-		    "(record 1..%u bytes, fields 1..%u, rows >= 1)", name,
-		    CSV_HARD_MAX_RECORD, 1u << 20);
+	if (set_limits(rd, limits, name, err) != 0) {
 		csv_close(rd);
 		return NULL;
 	}
@@ -247,13 +255,13 @@ csv_open_span(const void *buf, size_t len, const char *name, int delim,
 		veil_seterr(err, VEIL_E_NOMEM, "%s: out of memory", name);
 		return NULL;
 	}
-	if (limits != NULL)
-		rd->lim = *limits;
-	else
-		csv_limits_default(&rd->lim);
+	rd->in_place = 1;
+	if (set_limits(rd, limits, name, err) != 0) {
+		csv_close(rd);
+		return NULL;
+	}
 	rd->fd = -1;
 	rd->is_mem = 1;
-	rd->in_place = 1;
 	/* Never written: fields with "" are unescaped into rd->unesc. */
 	rd->buf = (char *)(uintptr_t)(buf != NULL ? buf : empty);
 	rd->cap = rd->end = rd->memlen = rd->mempos = len;

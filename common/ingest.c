@@ -32,7 +32,10 @@ struct ictx {
 	size_t			 nfields;
 	unsigned char		*tabhier;	/* column: has a table hierarchy */
 	int			 utf8ok;	/* the whole record is valid UTF-8 */
+	atomic_int		*stop;		/* a piece: another one failed */
 };
+
+#define STOP_EVERY	4096	/* records between looks at ictx.stop */
 
 void
 ingest_opts_default(struct ingest_opts *o)
@@ -408,9 +411,14 @@ read_rows(struct ictx *c)
 	struct csv_field *f;
 	const char *rec;
 	size_t nf, i, len;
+	uint64_t n = 0;
 	int r;
 
 	while ((r = csv_next(c->rd, &f, &nf, c->err)) == 1) {
+		/* The input will be parsed again in one pass: give up. */
+		if (c->stop != NULL && ++n % STOP_EVERY == 0 &&
+		    atomic_load(c->stop))
+			return VEIL_E_INTERNAL;
 		if (nf != c->nfields)
 			return veil_seterr(c->err, VEIL_E_PARSE, "%s:%llu: %zu "
 			    "fields, the header has %zu", csv_name(c->rd),
@@ -517,6 +525,7 @@ parse_piece(struct par *pa, struct piece *pc)
 	veil_err_clear(&err);
 	c.err = &err;
 	c.b = NULL;
+	c.stop = &pa->failed;
 	pc->r = VEIL_E_NOMEM;
 	if ((c.rd = csv_open_span(pa->data + pc->off, pc->len,
 	    csv_name(pa->c->rd), pa->delim, pa->lim, &err)) == NULL)

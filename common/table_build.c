@@ -544,10 +544,10 @@ table_builder_append(struct table_builder *b, struct table_builder *src)
 	struct part pt;
 	struct bcol *c, *sc;
 	const uint64_t *off;
-	uint64_t rows;
+	uint64_t rows, heap;
 	uint32_t k, code, *m;
 	unsigned int i;
-	size_t ncap;
+	size_t ncap, pk;
 	int r, same;
 
 	if (b == src || b->broken || src->broken || src->nparts > 0 ||
@@ -564,6 +564,16 @@ table_builder_append(struct table_builder *b, struct table_builder *src)
 	}
 	if (rows > TABLE_MAX_ROWS - table_builder_nrows(b))
 		return VEIL_E_LIMIT;
+	/* String heaps join at finish: their sum stays within HEAP_MAX. */
+	for (i = 0; i < b->ncols; i++) {
+		if (b->cols[i].type != VEIL_T_STRING)
+			continue;
+		heap = b->cols[i].heap.len + src->cols[i].heap.len;
+		for (pk = 0; pk < b->nparts; pk++)
+			heap += b->parts[pk].b->cols[i].heap.len;
+		if (heap > HEAP_MAX)
+			return VEIL_E_LIMIT;
+	}
 	if (b->nparts == b->partcap) {
 		struct part *np;
 

@@ -1521,6 +1521,7 @@ test_span(void **state)
 		"\"ab\"\"cd\",x\r\n\"e\"\"\",\"\",\"l1\r\nl2\"\r\n",
 	};
 	char ref[2048], out[2048], *span, *copy, pad[200];
+	struct csv_limits lim;
 	struct csv_reader *rd;
 	struct veil_err err;
 	size_t i, n, k;
@@ -1556,6 +1557,12 @@ test_span(void **state)
 	}
 	/* the delimiter is given, and must be one */
 	assert_null(csv_open_span("a\n", 2, "t.csv", 0, NULL, &err));
+	assert_int_equal(err.code, VEIL_E_INVALID);
+	/* limits are checked as for the other readers */
+	csv_limits_default(&lim);
+	lim.max_record = 0;
+	veil_err_clear(&err);
+	assert_null(csv_open_span("a\n", 2, "t.csv", ',', &lim, &err));
 	assert_int_equal(err.code, VEIL_E_INVALID);
 }
 
