@@ -337,6 +337,12 @@ block_stops(const struct csv_reader *rd, size_t blk)
 	char tail[BLOCK];
 	uint64_t m = 0;
 	unsigned int i;
+#ifdef __SSE2__
+	const __m128i vd = _mm_set1_epi8((char)rd->delim);
+	const __m128i vn = _mm_set1_epi8('\n'), vr = _mm_set1_epi8('\r');
+	const __m128i vq = _mm_set1_epi8('"');
+	__m128i x;
+#endif
 
 	/*
 	 * A span read in place has no slack after it: its last partial
@@ -348,11 +354,6 @@ block_stops(const struct csv_reader *rd, size_t blk)
 		q = tail;
 	}
 #ifdef __SSE2__
-	const __m128i vd = _mm_set1_epi8((char)rd->delim);
-	const __m128i vn = _mm_set1_epi8('\n'), vr = _mm_set1_epi8('\r');
-	const __m128i vq = _mm_set1_epi8('"');
-	__m128i x;
-
 	for (i = 0; i < BLOCK; i += 16) {
 		x = _mm_loadu_si128((const __m128i *)(const void *)(q + i));
 		m |= (uint64_t)(unsigned int)_mm_movemask_epi8(_mm_or_si128(
