@@ -512,9 +512,21 @@ struct par {
 	size_t			 npieces;
 	uint64_t		*quotes;	/* per even slice of data */
 	int			 phase;		/* 0: count quotes, 1: parse */
+	int			 mapped;	/* data is ours to unmap */
 	atomic_size_t		 next;
 	atomic_int		 failed;
 };
+
+static void
+unmap_inside(const char *p, size_t len)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = ((uintptr_t)p + pg - 1) & ~(pg - 1);
+	uintptr_t e = ((uintptr_t)p + len) & ~(pg - 1);
+
+	if (e > a)
+		(void)munmap((void *)a, e - a);
+}
 
 static void
 parse_piece(struct par *pa, struct piece *pc)
@@ -537,6 +549,13 @@ parse_piece(struct par *pa, struct piece *pc)
 	}
 	table_builder_free(c.b);
 	csv_close(c.rd);
+	/*
+	 * A mapped file is not read again (a retry streams it from the
+	 * descriptor): the pages wholly inside the piece go now, in parallel,
+	 * rather than all at once after the last piece.
+	 */
+	if (pa->mapped)
+		unmap_inside(pa->data + pc->off, pc->len);
 }
 
 static void *
@@ -599,12 +618,14 @@ par_threads(const struct ingest_opts *o, size_t len)
 }
 
 /*
- * Parses the len bytes at buf with up to nthreads threads. Returns 0 with
+ * Parses the len bytes at buf with threads; mapped says that buf is a
+ * mapping of a file the caller will unmap, whose pages the threads may
+ * unmap as they finish with them. Returns 0 with
  * *bp and stats set, or PAR_SERIAL when the input must be parsed in one
  * pass instead (it is too small, or something failed: see above).
  */
 static int
-ingest_par(const char *buf, size_t len, const char *name,
+ingest_par(const char *buf, size_t len, int mapped, const char *name,
     const struct schema *s, const struct ingest_opts *o, int delim,
     struct table_builder **bp, struct ingest_stats *stats)
 {
@@ -629,6 +650,7 @@ ingest_par(const char *buf, size_t len, const char *name,
 	    read_header(&c) != 0)
 		goto out;
 	pa.c = &c;
+	pa.mapped = mapped;
 	pa.data = buf + csv_bytes(c.rd);
 	pa.len = len - csv_bytes(c.rd);
 	pa.delim = csv_delimiter(c.rd);
@@ -723,10 +745,10 @@ ingest_csv_fd(int fd, const char *name, const struct schema *s,
 	    S_ISREG(sb.st_mode) && (at = lseek(fd, 0, SEEK_CUR)) >= 0 &&
 	    sb.st_size > at && (uint64_t)sb.st_size <= SIZE_MAX &&
 	    par_threads(o, (size_t)(sb.st_size - at)) >= 2 && (map = mmap(NULL,
-	    (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd,
-	    0)) != MAP_FAILED) {
+	    (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) !=
+	    MAP_FAILED) {
 		r = ingest_par((const char *)map + at, (size_t)(sb.st_size - at),
-		    name, s, o, pick_delim(s, o), bp, stats);
+		    1, name, s, o, pick_delim(s, o), bp, stats);
 		munmap(map, (size_t)sb.st_size);
 		if (r == 0) {
 			(void)lseek(fd, sb.st_size, SEEK_SET);
@@ -759,7 +781,7 @@ ingest_csv_mem(const void *buf, size_t len, const char *name,
 	if (err == NULL)
 		err = &lerr;
 	if ((o == NULL || o->threads != 1) && buf != NULL &&
-	    par_threads(o, len) >= 2 && ingest_par(buf, len, name, s, o,
+	    par_threads(o, len) >= 2 && ingest_par(buf, len, 0, name, s, o,
 	    pick_delim(s, o), bp, stats) == 0)
 		return 0;
 	if ((rd = csv_open_mem(buf, len, name, pick_delim(s, o),
