@@ -517,15 +517,20 @@ struct par {
 	atomic_int		 failed;
 };
 
+/*
+ * Drops the pages wholly inside [p, p + len) of a mapping. They stay
+ * reserved (unmapping them would let other threads' mappings land in the
+ * hole, which the caller's munmap of the whole would then take away).
+ */
 static void
-unmap_inside(const char *p, size_t len)
+drop_pages(const char *p, size_t len)
 {
 	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
 	uintptr_t a = ((uintptr_t)p + pg - 1) & ~(pg - 1);
 	uintptr_t e = ((uintptr_t)p + len) & ~(pg - 1);
 
 	if (e > a)
-		(void)munmap((void *)a, e - a);
+		(void)madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
 static void
@@ -551,11 +556,11 @@ parse_piece(struct par *pa, struct piece *pc)
 	csv_close(c.rd);
 	/*
 	 * A mapped file is not read again (a retry streams it from the
-	 * descriptor): the pages wholly inside the piece go now, in parallel,
-	 * rather than all at once after the last piece.
+	 * descriptor): the piece's pages go now, in parallel, rather than
+	 * all at once when the caller unmaps the file.
 	 */
 	if (pa->mapped)
-		unmap_inside(pa->data + pc->off, pc->len);
+		drop_pages(pa->data + pc->off, pc->len);
 }
 
 static void *
@@ -619,8 +624,8 @@ par_threads(const struct ingest_opts *o, size_t len)
 
 /*
  * Parses the len bytes at buf with threads; mapped says that buf is a
- * mapping of a file the caller will unmap, whose pages the threads may
- * unmap as they finish with them. Returns 0 with
+ * private mapping of a file, whose pages the threads may drop as they
+ * finish with them. Returns 0 with
  * *bp and stats set, or PAR_SERIAL when the input must be parsed in one
  * pass instead (it is too small, or something failed: see above).
  */
