@@ -10,6 +10,12 @@
  * that neither side gains from noise the other is charged for. veil's
  * ingest time ends with the typed columns built; laying them out as one
  * table buffer is timed on its own and also shown added in.
+ *
+ * veil is timed with one thread and with one per CPU (ingest_opts.threads,
+ * the library's default): wall-clock time, and the CPU time of all its
+ * threads, from which "per core" is the bytes over CPU seconds. SQLite
+ * uses one thread; its figures are wall-clock (its CPU time is the same
+ * but for the disk's waits).
  * Usage: bench_ingest CLINIC-GEN [ROWS]   (default 1000000 rows)
  */
 #include <errno.h>
@@ -39,6 +45,15 @@ now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static double
+cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void
 die(const char *what, const char *msg)
 {
@@ -65,21 +80,29 @@ plain_scan(const char *path, uint64_t *linesp)
 	return now() - t0;
 }
 
+/* One ingest with the given threads; its CPU time goes to *cpup. */
 static double
-ingest_once(const char *path, const struct schema *s, void **bufp,
-    size_t *lenp, struct ingest_stats *st, double *finishp)
+ingest_once(const char *path, const struct schema *s, int threads,
+    void **bufp, size_t *lenp, struct ingest_stats *st, double *finishp,
+    double *cpup)
 {
 	struct table_builder *b;
+	struct ingest_opts o;
 	struct veil_err err;
-	double t0 = now(), t1;
+	double t0, t1, c0;
 	int fd;
 
+	ingest_opts_default(&o);
+	o.threads = threads;
+	c0 = cpu_now();
+	t0 = now();
 	if ((fd = open(path, O_RDONLY)) == -1)
 		die(path, strerror(errno));
-	if (ingest_csv_fd(fd, path, s, NULL, &b, st, &err) != 0)
+	if (ingest_csv_fd(fd, path, s, &o, &b, st, &err) != 0)
 		die("ingest", err.msg);
 	close(fd);
 	t1 = now();
+	*cpup = cpu_now() - c0;
 	if (table_builder_finish(b, bufp, lenp, &err) != 0)
 		die("finish", err.msg);
 	*finishp = now() - t1;
@@ -262,12 +285,13 @@ main(int argc, char **argv)
 {
 	struct schema *s;
 	struct table *t;
-	struct ingest_stats st;
+	struct ingest_stats st, st1;
 	struct veil_err err;
-	char path[64] = "/tmp/veil-bench-XXXXXX", dbpath[80];
+	char path[64] = "/tmp/veil-bench-XXXXXX", dbpath[80], what[64];
 	const char *rows = argc > 2 ? argv[2] : "1000000";
-	double best = 1e9, fin = 0, f, d, plain = 1e9, mb;
-	double mem = 1e9, disk = 1e9, imp = 1e9, both = 1e9;
+	double best = 1e9, fin = 1e9, f, d, c, plain = 1e9, mb, cpu = 1e9;
+	double one = 1e9, cpu1 = 1e9, mem = 1e9, disk = 1e9, imp = 1e9;
+	double both = 1e9;
 	uint64_t lines;
 	void *buf = NULL;
 	size_t len;
@@ -287,9 +311,19 @@ main(int argc, char **argv)
 			plain = d;
 		free(buf);
 		buf = NULL;
-		if ((d = ingest_once(path, s, &buf, &len, &st, &f)) < best)
+		if ((d = ingest_once(path, s, 1, &buf, &len, &st1, &f,
+		    &c)) < one)
+			one = d;
+		if (c < cpu1)
+			cpu1 = c;
+		free(buf);
+		buf = NULL;
+		if ((d = ingest_once(path, s, 0, &buf, &len, &st, &f,
+		    &c)) < best)
 			best = d;
-		if (f < fin || i == 0)
+		if (c < cpu)
+			cpu = c;
+		if (f < fin)
 			fin = f;
 		if (d + f < both)
 			both = d + f;
@@ -311,9 +345,13 @@ main(int argc, char **argv)
 	printf("CSV ingest, %llu clinic rows, %.1f MB, %u columns (best of "
 	    "%d runs)\n", (unsigned long long)st.rows, mb, table_ncols(t),
 	    RUNS);
-	printf("  %-44s %8.3f s %8.1f MB/s %6.2f M rows/s\n",
-	    "veil ingest (parse + typed columns)", best, mb / best,
-	    (double)st.rows / best / 1e6);
+	printf("  %-44s %8.3f s %8.1f MB/s %6.2f M rows/s, CPU %.3f s\n",
+	    "veil ingest, 1 thread", one, mb / one,
+	    (double)st1.rows / one / 1e6, cpu1);
+	snprintf(what, sizeof(what), "veil ingest, %d threads", st.threads);
+	printf("  %-44s %8.3f s %8.1f MB/s %6.2f M rows/s, CPU %.3f s "
+	    "(%.1f MB/s per core)\n", what, best, mb / best,
+	    (double)st.rows / best / 1e6, cpu, mb / cpu);
 	printf("  %-44s %8.3f s\n", "veil table layout (one buffer)", fin);
 	printf("  %-44s %8.3f s %8.1f MB/s   SQLite import %.1fx, "
 	    "insert %.1fx slower\n", "veil ingest + layout", both, mb / both,
@@ -321,18 +359,18 @@ main(int argc, char **argv)
 	printf("  %-44s %8.3f s %8.1f MB/s   veil/plain = %.2fx slower\n",
 	    "ref plain C: read + count newlines", plain, mb / plain,
 	    best / plain);
-	printf("  %-44s %8.3f s %8.1f MB/s   veil is %.1fx faster\n",
-	    "ref SQLite CSV import (.import: text binds)", imp, mb / imp,
-	    imp / best);
-	printf("  %-44s %8.3f s %8.1f MB/s   veil is %.1fx faster\n",
-	    "ref SQLite insert of pre-typed values", mem, mb / mem,
-	    mem / best);
+	printf("  %-44s %8.3f s %8.1f MB/s   veil is %.1fx faster "
+	    "(1 thread: %.1fx)\n", "ref SQLite CSV import (.import: text "
+	    "binds)", imp, mb / imp, imp / best, imp / one);
+	printf("  %-44s %8.3f s %8.1f MB/s   veil is %.1fx faster "
+	    "(1 thread: %.1fx)\n", "ref SQLite insert of pre-typed values",
+	    mem, mb / mem, mem / best, mem / one);
 	printf("  %-44s %8.3f s %8.1f MB/s   veil is %.1fx faster\n",
 	    "ref SQLite the same, on disk", disk, mb / disk,
 	    disk / best);
-	printf("  goals: >= 300 MB/s per core: %s; >= 10x SQLite CSV import: "
-	    "%s (%.1fx); >= 10x SQLite insert of typed values: %s (%.1fx)\n",
-	    mb / best >= 300 ? "met" : "NOT met",
+	printf("  goals: >= 300 MB/s per core: %s (%.0f); >= 10x SQLite CSV "
+	    "import: %s (%.1fx); >= 10x SQLite insert of typed values: %s "
+	    "(%.1fx)\n", mb / cpu >= 300 ? "met" : "NOT met", mb / cpu,
 	    imp / best >= 10 ? "met" : "NOT met", imp / best,
 	    mem / best >= 10 ? "met" : "NOT met", mem / best);
 	table_free(t);

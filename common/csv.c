@@ -43,6 +43,7 @@ struct csv_reader {
 	char		*name;
 	int		 fd;
 	int		 is_mem;	/* reading mem, not fd */
+	int		 in_place;	/* buf is the caller's span (csv_open_span) */
 	const char	*mem;
 	size_t		 memlen, mempos;
 	char		*buf;
@@ -59,6 +60,8 @@ struct csv_reader {
 	struct stops	 st;
 	struct csv_field *fields;
 	size_t		 fcap;
+	char		*unesc;		/* in place: unescaped fields */
+	size_t		 unesc_cap;
 };
 
 void
@@ -145,6 +148,23 @@ detect(const char *p, size_t n)
 	return ',';
 }
 
+static int
+set_limits(struct csv_reader *rd, const struct csv_limits *limits,
+    const char *name, struct veil_err *err)
+{
+	if (limits != NULL)
+		rd->lim = *limits;
+	else
+		csv_limits_default(&rd->lim);
+	if (rd->lim.max_record == 0 || rd->lim.max_record >
+	    CSV_HARD_MAX_RECORD || rd->lim.max_fields == 0 ||
+	    rd->lim.max_fields > (1u << 20) || rd->lim.max_rows == 0)
+		return veil_seterr(err, VEIL_E_INVALID, "%s: CSV limits out of "
+		    "range (record 1..%u bytes, fields 1..%u, rows >= 1)", name,
+		    CSV_HARD_MAX_RECORD, 1u << 20);
+	return 0;
+}
+
 static struct csv_reader *
 open_common(int fd, const void *mem, size_t memlen, const char *name,
     int delim, const struct csv_limits *limits, struct veil_err *err)
@@ -159,16 +179,7 @@ open_common(int fd, const void *mem, size_t memlen, const char *name,
 	if ((rd = calloc(1, sizeof(*rd))) == NULL ||
 	    (rd->name = strdup(name)) == NULL)
 		goto nomem;
-	if (limits != NULL)
-		rd->lim = *limits;
-	else
-		csv_limits_default(&rd->lim);
-	if (rd->lim.max_record == 0 || rd->lim.max_record >
-	    CSV_HARD_MAX_RECORD || rd->lim.max_fields == 0 ||
-	    rd->lim.max_fields > (1u << 20) || rd->lim.max_rows == 0) {
-		veil_seterr(err, VEIL_E_INVALID, "%s: CSV limits out of range "
-		    "(record 1..%u bytes, fields 1..%u, rows >= 1)", name,
-		    CSV_HARD_MAX_RECORD, 1u << 20);
+	if (set_limits(rd, limits, name, err) != 0) {
 		csv_close(rd);
 		return NULL;
 	}
@@ -226,14 +237,53 @@ csv_open_mem(const void *buf, size_t len, const char *name, int delim,
 	    limits, err);
 }
 
+struct csv_reader *
+csv_open_span(const void *buf, size_t len, const char *name, int delim,
+    const struct csv_limits *limits, struct veil_err *err)
+{
+	static const char empty[1];
+	struct csv_reader *rd = NULL;
+
+	if (!delim_ok(delim)) {
+		veil_seterr(err, VEIL_E_INVALID, "%s: delimiter must be ',', "
+		    "';' or tab", name);
+		return NULL;
+	}
+	if ((rd = calloc(1, sizeof(*rd))) == NULL ||
+	    (rd->name = strdup(name)) == NULL) {
+		free(rd);
+		veil_seterr(err, VEIL_E_NOMEM, "%s: out of memory", name);
+		return NULL;
+	}
+	rd->in_place = 1;
+	if (set_limits(rd, limits, name, err) != 0) {
+		csv_close(rd);
+		return NULL;
+	}
+	rd->fd = -1;
+	rd->is_mem = 1;
+	/* Never written: fields with "" are unescaped into rd->unesc. */
+	rd->buf = (char *)(uintptr_t)(buf != NULL ? buf : empty);
+	rd->cap = rd->end = rd->memlen = rd->mempos = len;
+	rd->eof = 1;
+	rd->line = 1;
+	rd->st.blk = NOBLK;
+	rd->delim = delim;
+	rd->stop[(unsigned char)rd->delim] = 1;
+	rd->stop['\n'] = rd->stop['\r'] = rd->stop['"'] = 1;
+	return rd;
+}
+
 void
 csv_close(struct csv_reader *rd)
 {
 	if (rd == NULL)
 		return;
 	free(rd->name);
-	free(rd->buf);
+	if (!rd->in_place)
+		free(rd->buf);
 	free(rd->fields);
+	free(rd->unesc);
 	free(rd);
 }
 
@@ -284,6 +334,7 @@ static inline uint64_t
 block_stops(const struct csv_reader *rd, size_t blk)
 {
 	const char *q = rd->buf + blk;
+	char tail[BLOCK];
 	uint64_t m = 0;
 	unsigned int i;
 #ifdef __SSE2__
@@ -291,7 +342,18 @@ block_stops(const struct csv_reader *rd, size_t blk)
 	const __m128i vn = _mm_set1_epi8('\n'), vr = _mm_set1_epi8('\r');
 	const __m128i vq = _mm_set1_epi8('"');
 	__m128i x;
+#endif
 
+	/*
+	 * A span read in place has no slack after it: its last partial
+	 * block is copied out, so that the loads stay inside the span.
+	 */
+	if (rd->in_place && rd->end - blk < BLOCK) {
+		memset(tail, 0, sizeof(tail));
+		memcpy(tail, q, rd->end - blk);
+		q = tail;
+	}
+#ifdef __SSE2__
 	for (i = 0; i < BLOCK; i += 16) {
 		x = _mm_loadu_si128((const __m128i *)(const void *)(q + i));
 		m |= (uint64_t)(unsigned int)_mm_movemask_epi8(_mm_or_si128(
@@ -507,6 +569,47 @@ skip_blank(struct csv_reader *rd)
 	return p < e ? 1 : MORE;
 }
 
+/*
+ * csv_next's "" -> " for a span read in place, which is never written:
+ * the fields with a quote are unescaped into rd->unesc instead, which is
+ * at least as long as the record (and so no longer than max_record).
+ */
+static int
+unescape_aside(struct csv_reader *rd, struct csv_field **fieldsp,
+    size_t *nfieldsp, size_t nf, struct veil_err *err)
+{
+	struct csv_field *f;
+	size_t i, n = rd->rec_e - rd->rec_s;
+	const char *s, *e;
+	char *d, *nb;
+
+	if (rd->unesc_cap < n) {
+		if ((nb = realloc(rd->unesc, n)) == NULL)
+			return veil_seterr(err, VEIL_E_NOMEM, "csv: out of "
+			    "memory");
+		rd->unesc = nb;
+		rd->unesc_cap = n;
+	}
+	d = rd->unesc;
+	for (i = 0; i < nf; i++) {
+		f = &rd->fields[i];
+		if (!f->quoted || memchr(f->p, '"', f->len) == NULL)
+			continue;
+		e = f->p + f->len;
+		nb = d;
+		for (s = f->p; s < e; s++) {
+			*d++ = *s;
+			if (*s == '"')
+				s++;
+		}
+		f->p = nb;
+		f->len = (size_t)(d - nb);
+	}
+	*fieldsp = rd->fields;
+	*nfieldsp = nf;
+	return 1;
+}
+
 int
 csv_next(struct csv_reader *rd, struct csv_field **fieldsp, size_t *nfieldsp,
     struct veil_err *err)
@@ -551,6 +654,8 @@ csv_next(struct csv_reader *rd, struct csv_field **fieldsp, size_t *nfieldsp,
 	 * freed at the end of the field become spaces, so that the record
 	 * stays valid UTF-8 exactly when its fields are (csv_record).
 	 */
+	if (esc && rd->in_place)
+		return unescape_aside(rd, fieldsp, nfieldsp, nf, err);
 	for (i = 0; esc && i < nf; i++) {
 		f = &rd->fields[i];
 		if (!f->quoted || (s = memchr(f->p, '"', f->len)) == NULL)
@@ -575,3 +680,47 @@ csv_record(const struct csv_reader *rd, size_t *lenp)
 	*lenp = rd->rec_e - rd->rec_s;
 	return rd->buf + rd->rec_s;
 }
+
+/* {====== splitting an input for parallel parsing */
+
+uint64_t
+csv_count_quotes(const char *p, size_t len)
+{
+	uint64_t n = 0;
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i vq = _mm_set1_epi8('"'), zero = _mm_setzero_si128();
+	__m128i acc, x;
+	unsigned int k;
+
+	/* Byte counters (a match is -1), summed before they can wrap. */
+	while (len - i >= 16) {
+		acc = zero;
+		for (k = 0; k < 255 && len - i >= 16; k++, i += 16) {
+			x = _mm_loadu_si128((const __m128i *)(const void *)
+			    (p + i));
+			acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(x, vq));
+		}
+		acc = _mm_sad_epu8(acc, zero);
+		n += (uint64_t)_mm_cvtsi128_si32(acc) +
+		    (uint64_t)_mm_cvtsi128_si32(_mm_srli_si128(acc, 8));
+	}
+#endif
+	for (; i < len; i++)
+		n += p[i] == '"';
+	return n;
+}
+
+size_t
+csv_boundary(const char *p, size_t len, size_t from, int odd)
+{
+	for (; from < len; from++) {
+		if (p[from] == '"')
+			odd = !odd;
+		else if (p[from] == '\n' && !odd)
+			return from + 1;
+	}
+	return len;
+}
+
+/* }====== */

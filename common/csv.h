@@ -51,6 +51,16 @@ struct csv_reader *csv_open_fd(int fd, const char *name, int delim,
 /* The same over len bytes at buf, which must outlive the reader. */
 struct csv_reader *csv_open_mem(const void *buf, size_t len, const char *name,
 	    int delim, const struct csv_limits *limits, struct veil_err *err);
+/*
+ * Reads the len bytes at buf in place, without copying them: buf is never
+ * written and must outlive the reader. The span must begin at a record
+ * boundary (no BOM, no header detection: delim is given) and ends the
+ * input. Line numbers count from 1 at buf. Used to parse the pieces of an
+ * input split by csv_boundary() side by side (ingest.c).
+ */
+struct csv_reader *csv_open_span(const void *buf, size_t len,
+	    const char *name, int delim, const struct csv_limits *limits,
+	    struct veil_err *err);
 void	 csv_close(struct csv_reader *);
 
 /*
@@ -77,5 +87,23 @@ uint64_t csv_line(const struct csv_reader *);
 uint64_t csv_bytes(const struct csv_reader *);
 /* The name given at open. */
 const char *csv_name(const struct csv_reader *);
+
+/*
+ * Splitting an input at record boundaries without parsing it. In valid
+ * CSV a quote opens a field, closes it, or is half of a "" pair inside
+ * it, so counted from a record's start the quotes are even in number
+ * exactly outside quoted fields: there a line feed ends a record (or a
+ * blank line). In invalid CSV the parity may lie, but then parsing the
+ * pieces fails before it gets to the wrong boundary, and the caller must
+ * parse the input in one piece to report the error (ingest.c does).
+ */
+/* The number of '"' in the len bytes at p. */
+uint64_t csv_count_quotes(const char *p, size_t len);
+/*
+ * The offset just past the first line feed at or after from that lies
+ * outside quotes, or len if there is none; odd says whether an odd number
+ * of quotes lie between the last record boundary and from.
+ */
+size_t	 csv_boundary(const char *p, size_t len, size_t from, int odd);
 
 #endif /* VEIL_CSV_H */

@@ -3,11 +3,18 @@
  * registration: one pass, no per-field allocation, numbers parsed by hand
  * (Clinger's exact fast path for decimals, strtod only for the rest).
  */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "datefmt.h"
 #include "ingest.h"
@@ -25,13 +32,18 @@ struct ictx {
 	size_t			 nfields;
 	unsigned char		*tabhier;	/* column: has a table hierarchy */
 	int			 utf8ok;	/* the whole record is valid UTF-8 */
+	atomic_int		*stop;		/* a piece: another one failed */
 };
+
+#define STOP_EVERY	4096	/* records between looks at ictx.stop */
 
 void
 ingest_opts_default(struct ingest_opts *o)
 {
 	csv_limits_default(&o->limits);
 	o->delimiter = 0;
+	o->threads = 0;
+	o->piece_min = 0;
 }
 
 int
@@ -307,6 +319,33 @@ put_field(struct ictx *c, size_t fi, const struct csv_field *f)
 	return r != 0 ? nomem(c, r) : 0;
 }
 
+/* A builder with the schema's columns and their declared values. */
+static int
+new_builder(struct ictx *c, struct table_builder **bp)
+{
+	const struct schema *s = c->s;
+	struct table_builder *b;
+	size_t i, j;
+	int r;
+
+	if ((*bp = b = table_builder_new()) == NULL)
+		return veil_seterr(c->err, VEIL_E_NOMEM, "out of memory");
+	for (j = 0; j < s->ncols; j++) {
+		const struct schema_column *col = &s->cols[j];
+
+		if ((r = table_builder_add_column(b, col->name, col->type,
+		    col->role, ((int)j == s->unit_col ? TABLE_F_UNIT : 0) |
+		    (col->nvalues > 0 ? TABLE_F_DECLARED : 0))) < 0)
+			return veil_seterr(c->err, r, "%s: cannot add column "
+			    "\"%s\"", csv_name(c->rd), col->name);
+		for (i = 0; i < col->nvalues; i++)
+			if ((r = table_builder_dict_add(b, (int)j,
+			    col->values[i], strlen(col->values[i]))) != 0)
+				return veil_seterr(c->err, r, "out of memory");
+	}
+	return 0;
+}
+
 /* Matches the header to the schema and creates the builder's columns. */
 static int
 read_header(struct ictx *c)
@@ -359,24 +398,44 @@ read_header(struct ictx *c)
 	free(seen);
 	if (r != 0)
 		return r;
-	if ((c->b = table_builder_new()) == NULL)
-		return veil_seterr(c->err, VEIL_E_NOMEM, "out of memory");
-	for (j = 0; j < s->ncols; j++) {
-		const struct schema_column *col = &s->cols[j];
+	for (j = 0; j < s->ncols; j++)
+		c->tabhier[j] = s->cols[j].hier != NULL &&
+		    hierarchy_kind(s->cols[j].hier) == HIER_TABLE;
+	return new_builder(c, &c->b);
+}
 
-		c->tabhier[j] = col->hier != NULL &&
-		    hierarchy_kind(col->hier) == HIER_TABLE;
-		if ((r = table_builder_add_column(c->b, col->name, col->type,
-		    col->role, ((int)j == s->unit_col ? TABLE_F_UNIT : 0) |
-		    (col->nvalues > 0 ? TABLE_F_DECLARED : 0))) < 0)
-			return veil_seterr(c->err, r, "%s: cannot add column "
-			    "\"%s\"", csv_name(c->rd), col->name);
-		for (i = 0; i < col->nvalues; i++)
-			if ((r = table_builder_dict_add(c->b, (int)j,
-			    col->values[i], strlen(col->values[i]))) != 0)
-				return veil_seterr(c->err, r, "out of memory");
+/* Reads the records after the header into c->b. Returns 0 or a code. */
+static int
+read_rows(struct ictx *c)
+{
+	struct csv_field *f;
+	const char *rec;
+	size_t nf, i, len;
+	uint64_t n = 0;
+	int r;
+
+	while ((r = csv_next(c->rd, &f, &nf, c->err)) == 1) {
+		/* The input will be parsed again in one pass: give up. */
+		if (c->stop != NULL && ++n % STOP_EVERY == 0 &&
+		    atomic_load(c->stop))
+			return VEIL_E_INTERNAL;
+		if (nf != c->nfields)
+			return veil_seterr(c->err, VEIL_E_PARSE, "%s:%llu: %zu "
+			    "fields, the header has %zu", csv_name(c->rd),
+			    (unsigned long long)csv_line(c->rd), nf,
+			    c->nfields);
+		/*
+		 * One pass over the record instead of one per text field:
+		 * the fields of a valid record are valid (csv.h). Otherwise
+		 * each field is checked, to name the column at fault.
+		 */
+		rec = csv_record(c->rd, &len);
+		c->utf8ok = utf8_check(rec, len) == len;
+		for (i = 0; i < nf; i++)
+			if (c->map[i] >= 0 && (r = put_field(c, i, &f[i])) != 0)
+				return r;
 	}
-	return 0;
+	return r;
 }
 
 static int
@@ -385,41 +444,19 @@ ingest(struct csv_reader *rd, const struct schema *s,
     struct veil_err *err)
 {
 	struct ictx c;
-	struct csv_field *f;
-	const char *rec;
-	size_t nf, i, len;
 	int r;
 
 	memset(&c, 0, sizeof(c));
 	c.s = s;
 	c.rd = rd;
 	c.err = err;
-	if ((r = read_header(&c)) != 0)
-		goto out;
-	while ((r = csv_next(rd, &f, &nf, err)) == 1) {
-		if (nf != c.nfields) {
-			r = veil_seterr(err, VEIL_E_PARSE, "%s:%llu: %zu fields, "
-			    "the header has %zu", csv_name(rd),
-			    (unsigned long long)csv_line(rd), nf, c.nfields);
-			goto out;
-		}
-		/*
-		 * One pass over the record instead of one per text field:
-		 * the fields of a valid record are valid (csv.h). Otherwise
-		 * each field is checked, to name the column at fault.
-		 */
-		rec = csv_record(rd, &len);
-		c.utf8ok = utf8_check(rec, len) == len;
-		for (i = 0; i < nf; i++)
-			if (c.map[i] >= 0 && (r = put_field(&c, i, &f[i])) != 0)
-				goto out;
-	}
-	if (r < 0)
+	if ((r = read_header(&c)) != 0 || (r = read_rows(&c)) != 0)
 		goto out;
 	if (stats != NULL) {
 		stats->rows = table_builder_nrows(c.b);
 		stats->bytes = csv_bytes(rd);
 		stats->delimiter = csv_delimiter(rd);
+		stats->threads = 1;
 	}
 	*bp = c.b;
 	c.b = NULL;
@@ -430,6 +467,255 @@ ingest(struct csv_reader *rd, const struct schema *s,
 	return r;
 }
 
+/* {====== parallel ingestion */
+
+/*
+ * An input held in memory (ingest_csv_mem, or a regular file mapped) is
+ * parsed by several threads: its records after the header are split into
+ * pieces at record boundaries found by quote parity (csv_boundary), each
+ * piece is parsed into a builder of its own, and the builders are
+ * appended in order (table_builder_append), which lays them out as one at
+ * finish: the table is byte for byte the one a single pass makes.
+ *
+ * Only success is taken from the pieces. If any piece fails, or a limit
+ * that spans pieces (max_rows, a dictionary's size) is crossed, the input
+ * is parsed again in one pass from its start, and that pass's error is
+ * the one reported: so an error is always the first in file order, with
+ * its own line, column and text, exactly as without threads. (A piece's
+ * error could not be trusted anyway: after invalid input the boundaries
+ * found by quote parity may be wrong; but then an earlier piece fails.)
+ * Bad input costs at most one more pass, up to its first error.
+ */
+#define PAR_MIN		(1u << 20)	/* input bytes per thread, at least */
+/*
+ * Pieces per thread. More would even out threads that get unequal shares
+ * of the CPUs, but each piece's columns are smaller, so more of their
+ * pages are small ones: 4 pieces per thread cost 15% more CPU than 1.
+ */
+#define PAR_PIECES	1
+#define PAR_MAX_THREADS	32
+#define PAR_SERIAL	1		/* ingest_par: parse in one pass */
+
+struct piece {
+	size_t			 off, len;
+	struct table_builder	*b;
+	int			 r;
+};
+
+struct par {
+	const struct ictx	*c;		/* the header's context */
+	const char		*data;		/* the records after it */
+	size_t			 len;
+	int			 delim;
+	const struct csv_limits	*lim;
+	struct piece		*pieces;
+	size_t			 npieces;
+	uint64_t		*quotes;	/* per even slice of data */
+	int			 phase;		/* 0: count quotes, 1: parse */
+	int			 mapped;	/* data is ours to unmap */
+	atomic_size_t		 next;
+	atomic_int		 failed;
+};
+
+/*
+ * Drops the pages wholly inside [p, p + len) of a mapping. They stay
+ * reserved (unmapping them would let other threads' mappings land in the
+ * hole, which the caller's munmap of the whole would then take away).
+ */
+static void
+drop_pages(const char *p, size_t len)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = ((uintptr_t)p + pg - 1) & ~(pg - 1);
+	uintptr_t e = ((uintptr_t)p + len) & ~(pg - 1);
+
+	if (e > a)
+		(void)madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
+static void
+parse_piece(struct par *pa, struct piece *pc)
+{
+	struct ictx c = *pa->c;
+	struct veil_err err;
+
+	veil_err_clear(&err);
+	c.err = &err;
+	c.b = NULL;
+	c.stop = &pa->failed;
+	pc->r = VEIL_E_NOMEM;
+	if ((c.rd = csv_open_span(pa->data + pc->off, pc->len,
+	    csv_name(pa->c->rd), pa->delim, pa->lim, &err)) == NULL)
+		return;
+	if ((pc->r = new_builder(&c, &c.b)) == 0 &&
+	    (pc->r = read_rows(&c)) == 0) {
+		pc->b = c.b;
+		c.b = NULL;
+	}
+	table_builder_free(c.b);
+	csv_close(c.rd);
+	/*
+	 * A mapped file is not read again (a retry streams it from the
+	 * descriptor): the piece's pages go now, in parallel, rather than
+	 * all at once when the caller unmaps the file.
+	 */
+	if (pa->mapped)
+		drop_pages(pa->data + pc->off, pc->len);
+}
+
+static void *
+par_worker(void *arg)
+{
+	struct par *pa = arg;
+	size_t k;
+
+	while (!atomic_load(&pa->failed) &&
+	    (k = atomic_fetch_add(&pa->next, 1)) < pa->npieces) {
+		if (pa->phase == 0) {
+			pa->quotes[k] = csv_count_quotes(pa->data +
+			    k * (pa->len / pa->npieces), k + 1 < pa->npieces ?
+			    pa->len / pa->npieces : pa->len - k *
+			    (pa->len / pa->npieces));
+			continue;
+		}
+		parse_piece(pa, &pa->pieces[k]);
+		if (pa->pieces[k].r != 0)
+			atomic_store(&pa->failed, 1);
+	}
+	return NULL;
+}
+
+/* Runs par_worker on up to n threads, this one included; says how many. */
+static int
+par_run(struct par *pa, int n)
+{
+	pthread_t tid[PAR_MAX_THREADS];
+	int i, started = 0;
+
+	atomic_store(&pa->next, 0);
+	for (i = 1; i < n; i++) {
+		if (pthread_create(&tid[started], NULL, par_worker, pa) != 0)
+			break;	/* fewer threads do the same work */
+		started++;
+	}
+	par_worker(pa);
+	for (i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	return started + 1;
+}
+
+/* The threads to use: the option, or the CPUs this thread may run on. */
+static int
+par_threads(const struct ingest_opts *o, size_t len)
+{
+	cpu_set_t set;
+	size_t min = o != NULL && o->piece_min > 0 ? o->piece_min : PAR_MIN;
+	long n = o != NULL ? o->threads : 0;
+
+	if (n <= 0) {
+		n = 1;
+		if (sched_getaffinity(0, sizeof(set), &set) == 0)
+			n = CPU_COUNT(&set);
+	}
+	if ((size_t)n > len / min)
+		n = (long)(len / min);
+	return n > PAR_MAX_THREADS ? PAR_MAX_THREADS : (int)n;
+}
+
+/*
+ * Parses the len bytes at buf with threads; mapped says that buf is a
+ * private mapping of a file, whose pages the threads may drop as they
+ * finish with them. Returns 0 with
+ * *bp and stats set, or PAR_SERIAL when the input must be parsed in one
+ * pass instead (it is too small, or something failed: see above).
+ */
+static int
+ingest_par(const char *buf, size_t len, int mapped, const char *name,
+    const struct schema *s, const struct ingest_opts *o, int delim,
+    struct table_builder **bp, struct ingest_stats *stats)
+{
+	struct csv_limits lim;
+	struct veil_err err;
+	struct ictx c;
+	struct par pa;
+	uint64_t q = 0;
+	size_t k, t, prev, slice;
+	int nthreads, r = PAR_SERIAL;
+
+	memset(&c, 0, sizeof(c));
+	memset(&pa, 0, sizeof(pa));
+	if (o != NULL)
+		lim = o->limits;
+	else
+		csv_limits_default(&lim);
+	veil_err_clear(&err);
+	c.s = s;
+	c.err = &err;
+	if ((c.rd = csv_open_mem(buf, len, name, delim, &lim, &err)) == NULL ||
+	    read_header(&c) != 0)
+		goto out;
+	pa.c = &c;
+	pa.mapped = mapped;
+	pa.data = buf + csv_bytes(c.rd);
+	pa.len = len - csv_bytes(c.rd);
+	pa.delim = csv_delimiter(c.rd);
+	pa.lim = &lim;
+	if ((nthreads = par_threads(o, pa.len)) < 2)
+		goto out;
+	pa.npieces = (size_t)nthreads * PAR_PIECES;
+	if ((pa.pieces = calloc(pa.npieces, sizeof(*pa.pieces))) == NULL ||
+	    (pa.quotes = calloc(pa.npieces, sizeof(*pa.quotes))) == NULL)
+		goto out;
+
+	/* Boundaries near even slices, from the quotes before each. */
+	pa.phase = 0;
+	par_run(&pa, nthreads);
+	slice = pa.len / pa.npieces;
+	for (k = 1, prev = 0; k < pa.npieces; k++) {
+		q += pa.quotes[k - 1];	/* the quotes before t */
+		t = k * slice;
+		prev = pa.pieces[k].off = prev >= t ? prev :
+		    csv_boundary(pa.data, pa.len, t, (int)(q & 1));
+	}
+	for (k = 0; k < pa.npieces; k++)
+		pa.pieces[k].len = (k + 1 < pa.npieces ?
+		    pa.pieces[k + 1].off : pa.len) - pa.pieces[k].off;
+
+	pa.phase = 1;
+	nthreads = par_run(&pa, nthreads);
+	if (atomic_load(&pa.failed))
+		goto out;
+	for (k = 0; k < pa.npieces; k++) {
+		if (table_builder_append(c.b, pa.pieces[k].b) != 0)
+			goto out;
+		pa.pieces[k].b = NULL;
+	}
+	/* The header is a record too. */
+	if (table_builder_nrows(c.b) >= lim.max_rows)
+		goto out;
+	if (stats != NULL) {
+		stats->rows = table_builder_nrows(c.b);
+		stats->bytes = len;
+		stats->delimiter = pa.delim;
+		stats->threads = nthreads;
+	}
+	*bp = c.b;
+	c.b = NULL;
+	r = 0;
+ out:
+	for (k = 0; pa.pieces != NULL && k < pa.npieces; k++)
+		table_builder_free(pa.pieces[k].b);
+	free(pa.pieces);
+	free(pa.quotes);
+	table_builder_free(c.b);
+	free(c.tabhier);
+	free(c.map);
+	csv_close(c.rd);
+	return r;
+}
+
+/* }====== */
+
 static int
 pick_delim(const struct schema *s, const struct ingest_opts *o)
 {
@@ -438,6 +724,12 @@ pick_delim(const struct schema *s, const struct ingest_opts *o)
 	return s->delimiter;
 }
 
+/*
+ * A regular file big enough to share out is mapped and parsed in pieces
+ * (ingest_par); otherwise, or if that fails, it is read in one streaming
+ * pass from where the descriptor stood. (Like any mapping, a file cut
+ * short by another process while mapped would raise SIGBUS.)
+ */
 int
 ingest_csv_fd(int fd, const char *name, const struct schema *s,
     const struct ingest_opts *o, struct table_builder **bp,
@@ -445,12 +737,32 @@ ingest_csv_fd(int fd, const char *name, const struct schema *s,
 {
 	struct csv_reader *rd;
 	struct veil_err lerr;
+	struct stat sb;
+	off_t at;
+	void *map;
 	int r;
 
 	*bp = NULL;
 	veil_err_clear(&lerr);
 	if (err == NULL)
 		err = &lerr;
+	if ((o == NULL || o->threads != 1) && fstat(fd, &sb) == 0 &&
+	    S_ISREG(sb.st_mode) && (at = lseek(fd, 0, SEEK_CUR)) >= 0 &&
+	    sb.st_size > at && (uint64_t)sb.st_size <= SIZE_MAX &&
+	    par_threads(o, (size_t)(sb.st_size - at)) >= 2 && (map = mmap(NULL,
+	    (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) !=
+	    MAP_FAILED) {
+		r = ingest_par((const char *)map + at, (size_t)(sb.st_size - at),
+		    1, name, s, o, pick_delim(s, o), bp, stats);
+		munmap(map, (size_t)sb.st_size);
+		if (r == 0) {
+			(void)lseek(fd, sb.st_size, SEEK_SET);
+			return 0;
+		}
+		if (lseek(fd, at, SEEK_SET) != at)
+			return veil_seterr(err, VEIL_E_IO, "%s: lseek: %s",
+			    name, strerror(errno));
+	}
 	if ((rd = csv_open_fd(fd, name, pick_delim(s, o),
 	    o != NULL ? &o->limits : NULL, err)) == NULL)
 		return err->code != 0 ? err->code : VEIL_E_NOMEM;
@@ -473,6 +785,10 @@ ingest_csv_mem(const void *buf, size_t len, const char *name,
 	veil_err_clear(&lerr);
 	if (err == NULL)
 		err = &lerr;
+	if ((o == NULL || o->threads != 1) && buf != NULL &&
+	    par_threads(o, len) >= 2 && ingest_par(buf, len, 0, name, s, o,
+	    pick_delim(s, o), bp, stats) == 0)
+		return 0;
 	if ((rd = csv_open_mem(buf, len, name, pick_delim(s, o),
 	    o != NULL ? &o->limits : NULL, err)) == NULL)
 		return err->code != 0 ? err->code : VEIL_E_NOMEM;

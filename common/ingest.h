@@ -24,12 +24,22 @@
 struct ingest_opts {
 	struct csv_limits	limits;
 	int			delimiter;	/* 0: schema's, else detect */
+	/*
+	 * Threads parsing an input held in memory or a regular file: 0 for
+	 * one per CPU this thread may run on, 1 for none but the caller's.
+	 * The result, error or table, is the same whatever the number.
+	 * A process whose seccomp filter refuses clone(2) must ask for 1.
+	 */
+	int			threads;
+	/* Input bytes per thread at least; 0 for 1 MiB. (Tests use less.) */
+	size_t			piece_min;
 };
 
 struct ingest_stats {
 	uint64_t	rows;		/* data rows, header excluded */
 	uint64_t	bytes;		/* input bytes read */
 	int		delimiter;
+	int		threads;	/* that parsed it (ingest_opts) */
 };
 
 void	 ingest_opts_default(struct ingest_opts *);

@@ -197,9 +197,25 @@ unsigned int table_builder_ncols(const struct table_builder *);
 uint32_t table_builder_dict_size(const struct table_builder *, int col);
 
 /*
+ * Appends src's rows after b's and takes src over (it is freed with b):
+ * src must have the same columns (names, types, roles, flags) and no
+ * parts of its own. Nothing is copied until table_builder_finish(), which
+ * lays out b's rows and then each appended builder's, as if one builder
+ * had been fed them all: the same bytes, category codes in order of first
+ * appearance. Used to build a table from pieces made side by side. After
+ * an append, b takes no more rows or columns (VEIL_E_INVALID). Returns 0,
+ * VEIL_E_INVALID, or VEIL_E_NOMEM/LIMIT (src is then still the caller's,
+ * and b can only be freed).
+ */
+int	 table_builder_append(struct table_builder *b,
+	    struct table_builder *src);
+
+/*
  * Lays the columns out in one 64-byte-aligned buffer, which the caller
  * frees with free(). All columns must hold the same number of rows.
- * Returns 0 or a VEIL_E_* code.
+ * A builder with appended parts (made side by side, so by a process that
+ * may start threads) is laid out by one thread per part; any other by the
+ * calling thread alone. Returns 0 or a VEIL_E_* code.
  */
 int	 table_builder_finish(struct table_builder *, void **bufp,
 	    size_t *lenp, struct veil_err *err);

@@ -8,6 +8,8 @@
  */
 #include <sys/mman.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,18 +41,33 @@ struct bcol {
 	uint32_t	 ht_cap;	/* power of two */
 };
 
+/*
+ * A builder appended to another (table_builder_append): its rows follow
+ * the other's, and its category codes become the other's through remap.
+ */
+struct part {
+	struct table_builder	*b;
+	uint32_t		**remap;	/* per column; NULL: the same */
+};
+
 struct table_builder {
 	struct bcol	*cols;
 	unsigned int	 ncols, cap;
+	struct part	*parts;		/* in row order, after our own rows */
+	size_t		 nparts, partcap;
+	uint64_t	 prows;		/* rows in parts */
+	int		 broken;	/* a failed append: only free is left */
 };
 
 /*
  * Small vectors live on the malloc heap. From BIG bytes on, a vector is its
  * own mapping, grown with mremap (no copy) and marked for transparent huge
  * pages: a million-row column then costs a few hundred page faults instead
- * of tens of thousands.
+ * of tens of thousands. BIG is well below a huge page so that the many
+ * mid-sized vectors of a table built in pieces (ingest.c) are not copied
+ * by realloc as they grow.
  */
-#define BIG	(2u << 20)
+#define BIG	(256u << 10)
 
 static int
 vec_grow(struct vec *v, size_t need)
@@ -153,6 +170,8 @@ vec_push_bytes(struct vec *v, const void *p, size_t n)
 {
 	int r;
 
+	if (n == 0)
+		return 0;
 	if (v->cap - v->len < n && (r = vec_grow(v, n)) != 0)
 		return r;
 	if (n <= 16)
@@ -203,14 +222,30 @@ table_builder_new(void)
 	return calloc(1, sizeof(struct table_builder));
 }
 
+static void
+part_free(struct part *pt, unsigned int ncols)
+{
+	unsigned int i;
+
+	if (pt->remap != NULL)
+		for (i = 0; i < ncols; i++)
+			free(pt->remap[i]);
+	free(pt->remap);
+	table_builder_free(pt->b);
+}
+
 void
 table_builder_free(struct table_builder *b)
 {
 	unsigned int i;
 	struct bcol *c;
+	size_t k;
 
 	if (b == NULL)
 		return;
+	for (k = 0; k < b->nparts; k++)
+		part_free(&b->parts[k], b->ncols);
+	free(b->parts);
 	for (i = 0; i < b->ncols; i++) {
 		c = &b->cols[i];
 		free(c->name);
@@ -237,6 +272,8 @@ table_builder_add_column(struct table_builder *b, const char *name,
 
 	if (type < 1 || type > VEIL_T_LAST || (unsigned)role > VEIL_R_LAST ||
 	    (flags & ~TABLE_F_MASK) != 0 || len == 0 || len > TABLE_MAX_NAME)
+		return VEIL_E_INVALID;
+	if (b->nparts > 0)
 		return VEIL_E_INVALID;
 	for (i = 0; i < b->ncols; i++)
 		if (strcmp(b->cols[i].name, name) == 0 || b->cols[i].nrows > 0)
@@ -269,7 +306,7 @@ table_builder_add_column(struct table_builder *b, const char *name,
 uint64_t
 table_builder_nrows(const struct table_builder *b)
 {
-	return b->ncols > 0 ? b->cols[0].nrows : 0;
+	return b->ncols > 0 ? b->cols[0].nrows + b->prows : 0;
 }
 
 uint32_t
@@ -309,7 +346,7 @@ col_of(struct table_builder *b, int col, enum veil_type t)
 {
 	struct bcol *c;
 
-	if (col < 0 || (unsigned)col >= b->ncols)
+	if (col < 0 || (unsigned)col >= b->ncols || b->nparts > 0)
 		return NULL;
 	c = &b->cols[col];
 	return c->type == t ? c : NULL;
@@ -369,7 +406,7 @@ table_builder_string(struct table_builder *b, int col, const char *p,
 		return VEIL_E_LIMIT;
 	end = c->heap.len + len;
 	if ((r = row_begin(c, 0)) != 0 ||
-	    (r = vec_push(&c->heap, p, len)) != 0 ||
+	    (r = vec_push_bytes(&c->heap, p, len)) != 0 ||
 	    (r = vec_push(&c->data, &end, 8)) != 0)
 		return r;
 	c->nrows++;
@@ -484,7 +521,7 @@ table_builder_null(struct table_builder *b, int col)
 	uint64_t zero = 0, end;
 	int r;
 
-	if (col < 0 || (unsigned)col >= b->ncols)
+	if (col < 0 || (unsigned)col >= b->ncols || b->nparts > 0)
 		return VEIL_E_INVALID;
 	c = &b->cols[col];
 	if ((r = row_begin(c, 1)) != 0)
@@ -501,16 +538,330 @@ table_builder_null(struct table_builder *b, int col)
 	return 0;
 }
 
+int
+table_builder_append(struct table_builder *b, struct table_builder *src)
+{
+	struct part pt;
+	struct bcol *c, *sc;
+	const uint64_t *off;
+	uint64_t rows, heap;
+	uint32_t k, code, *m;
+	unsigned int i;
+	size_t ncap, pk;
+	int r, same;
+
+	if (b == src || b->broken || src->broken || src->nparts > 0 ||
+	    src->ncols != b->ncols)
+		return VEIL_E_INVALID;
+	rows = table_builder_nrows(src);
+	for (i = 0; i < b->ncols; i++) {
+		c = &b->cols[i];
+		sc = &src->cols[i];
+		if (c->type != sc->type || c->flags != sc->flags ||
+		    c->role != sc->role || strcmp(c->name, sc->name) != 0 ||
+		    sc->nrows != rows || c->nrows != b->cols[0].nrows)
+			return VEIL_E_INVALID;
+	}
+	if (rows > TABLE_MAX_ROWS - table_builder_nrows(b))
+		return VEIL_E_LIMIT;
+	/* String heaps join at finish: their sum stays within HEAP_MAX. */
+	for (i = 0; i < b->ncols; i++) {
+		if (b->cols[i].type != VEIL_T_STRING)
+			continue;
+		heap = b->cols[i].heap.len + src->cols[i].heap.len;
+		for (pk = 0; pk < b->nparts; pk++)
+			heap += b->parts[pk].b->cols[i].heap.len;
+		if (heap > HEAP_MAX)
+			return VEIL_E_LIMIT;
+	}
+	if (b->nparts == b->partcap) {
+		struct part *np;
+
+		ncap = b->partcap ? b->partcap * 2 : 16;
+		if ((np = reallocarray(b->parts, ncap, sizeof(*np))) == NULL)
+			return VEIL_E_NOMEM;
+		b->parts = np;
+		b->partcap = ncap;
+	}
+	memset(&pt, 0, sizeof(pt));
+	if (b->ncols > 0 && (pt.remap = calloc(b->ncols,
+	    sizeof(*pt.remap))) == NULL)
+		return VEIL_E_NOMEM;
+	/*
+	 * src's values join our dictionaries in src's code order, that is in
+	 * the order of their first appearance in src: appending parts in row
+	 * order gives the codes one builder fed every row would have given.
+	 */
+	for (i = 0; i < b->ncols; i++) {
+		c = &b->cols[i];
+		sc = &src->cols[i];
+		if (c->type != VEIL_T_CATEGORY || sc->dict_n == 0)
+			continue;
+		if ((m = reallocarray(NULL, sc->dict_n, sizeof(*m))) == NULL) {
+			r = VEIL_E_NOMEM;
+			goto fail;
+		}
+		pt.remap[i] = m;
+		off = (const uint64_t *)sc->dict.p;
+		for (k = 0, same = 1; k < sc->dict_n; k++) {
+			if ((r = dict_intern(c, off[k + 1] > off[k] ?
+			    (const char *)sc->heap.p + off[k] : "",
+			    off[k + 1] - off[k], &code)) != 0)
+				goto fail;
+			m[k] = code;
+			same &= code == k;
+		}
+		if (same) {
+			free(m);
+			pt.remap[i] = NULL;
+		}
+	}
+	pt.b = src;
+	b->parts[b->nparts++] = pt;
+	b->prows += rows;
+	return 0;
+ fail:
+	/* Our dictionaries may have grown: nothing is left to use. */
+	b->broken = 1;
+	for (i = 0; i < b->ncols; i++)
+		free(pt.remap[i]);
+	free(pt.remap);
+	return r;
+}
+
+/* What column i takes in the layout, appended parts included. */
+struct collen {
+	uint64_t	data, nulls, heap, nnull;
+};
+
+static void
+col_lens(const struct table_builder *b, unsigned int i, uint64_t nrows,
+    struct collen *l)
+{
+	const struct bcol *c = &b->cols[i], *pc;
+	size_t k;
+
+	l->data = c->data.len;
+	l->nulls = c->nulls.len;
+	l->heap = c->heap.len;
+	l->nnull = c->nnull;
+	if (b->nparts == 0)
+		return;
+	l->data = tf_data_len(c->type, nrows);
+	l->nulls = (nrows + 7) / 8;
+	for (k = 0; k < b->nparts; k++) {
+		pc = &b->parts[k].b->cols[i];
+		l->nnull += pc->nnull;
+		if (c->type == VEIL_T_STRING)
+			l->heap += pc->heap.len;
+	}
+}
+
+/* Zero-pads out from *pos + n up to the next boundary; moves *pos there. */
+static void
+pad(unsigned char *out, uint64_t *pos, uint64_t n)
+{
+	uint64_t end = tf_align(*pos + n);
+
+	memset(out + *pos + n, 0, end - *pos - n);
+	*pos = end;
+}
+
 /* Copies n bytes to out + *pos and zero-pads up to the next boundary. */
 static void
 place(unsigned char *out, uint64_t *pos, const void *p, uint64_t n)
 {
-	uint64_t end = tf_align(*pos + n);
-
 	if (n > 0)
 		memcpy(out + *pos, p, n);
-	memset(out + *pos + n, 0, end - *pos - n);
-	*pos = end;
+	pad(out, pos, n);
+}
+
+/*
+ * Column i's values, then those of each part: string offsets move by the
+ * heap bytes before the part's, and category codes go through the part's
+ * remap.
+ */
+static void
+copy_data(unsigned char *d, const struct table_builder *b, unsigned int i)
+{
+	const struct bcol *c = &b->cols[i], *pc;
+	const struct part *pt;
+	const uint64_t *so;
+	const uint32_t *sv, *m;
+	uint64_t base = c->heap.len, n, j, *dof;
+	uint32_t *dv;
+	size_t k;
+
+	if (c->data.len > 0)
+		memcpy(d, c->data.p, c->data.len);
+	d += c->data.len;
+	for (k = 0; k < b->nparts; k++) {
+		pt = &b->parts[k];
+		pc = &pt->b->cols[i];
+		n = pc->nrows;
+		if (c->type == VEIL_T_STRING) {
+			so = (const uint64_t *)pc->data.p;
+			dof = (uint64_t *)(void *)d;
+			for (j = 0; j < n; j++)
+				dof[j] = so[j + 1] + base;
+			d += 8 * n;
+			base += pc->heap.len;
+		} else if (c->type == VEIL_T_CATEGORY &&
+		    (m = pt->remap[i]) != NULL) {
+			sv = (const uint32_t *)pc->data.p;
+			dv = (uint32_t *)(void *)d;
+			for (j = 0; j < n; j++)
+				dv[j] = m[sv[j]];
+			/* A null's code is 0, as table_builder_null wrote. */
+			for (j = 0; pc->nnull > 0 && j < n; j++)
+				if (pc->nulls.p[j >> 3] >> (j & 7) & 1)
+					dv[j] = 0;
+			d += 4 * n;
+		} else if (pc->data.len > 0) {
+			memcpy(d, pc->data.p, pc->data.len);
+			d += pc->data.len;
+		}
+	}
+}
+
+/* Column i's null bits, then each part's, bit after bit; len bytes. */
+static void
+copy_nulls(unsigned char *d, const struct table_builder *b, unsigned int i,
+    uint64_t len)
+{
+	const struct bcol *c = &b->cols[i], *pc;
+	const unsigned char *s;
+	uint64_t bit = c->nrows, j, at;
+	unsigned int sh;
+	size_t k;
+
+	memset(d, 0, len);
+	if (c->nulls.len > 0)
+		memcpy(d, c->nulls.p, c->nulls.len);
+	for (k = 0; k < b->nparts; k++) {
+		pc = &b->parts[k].b->cols[i];
+		s = pc->nulls.p;
+		at = bit >> 3;
+		sh = bit & 7;
+		if (pc->nnull > 0 && sh == 0)
+			memcpy(d + at, s, pc->nulls.len);
+		else if (pc->nnull > 0) {
+			/* A part's bits past its last row are clear. */
+			for (j = 0; j < pc->nulls.len; j++) {
+				d[at + j] |= (unsigned char)(s[j] << sh);
+				if (at + j + 1 < len)
+					d[at + j + 1] |= s[j] >> (8 - sh);
+			}
+		}
+		bit += pc->nrows;
+	}
+}
+
+/* Column i's string bytes, then each part's. */
+static void
+copy_heap(unsigned char *d, const struct table_builder *b, unsigned int i)
+{
+	const struct bcol *c = &b->cols[i], *pc;
+	size_t k;
+
+	if (c->heap.len > 0)
+		memcpy(d, c->heap.p, c->heap.len);
+	d += c->heap.len;
+	for (k = 0; k < b->nparts && c->type == VEIL_T_STRING; k++) {
+		pc = &b->parts[k].b->cols[i];
+		if (pc->heap.len > 0)
+			memcpy(d, pc->heap.p, pc->heap.len);
+		d += pc->heap.len;
+	}
+}
+
+/*
+ * The copies of a layout: one column's values, null bits or heap, each
+ * followed by its zero padding. A table built from appended parts is laid
+ * out by as many threads as it has parts (those were made side by side,
+ * so threads are allowed here), up to COPY_THREADS, largest copy first;
+ * any other by the caller alone.
+ */
+#define COPY_THREADS	16
+
+enum { COPY_DATA, COPY_NULLS, COPY_HEAP };
+
+struct copytask {
+	unsigned char	*at;
+	uint64_t	 n, padded;
+	unsigned int	 col;
+	int		 kind;
+};
+
+struct copyjob {
+	const struct table_builder *b;
+	struct copytask	*t;
+	size_t		 n;
+	atomic_size_t	 next;
+};
+
+static void *
+copy_worker(void *arg)
+{
+	struct copyjob *j = arg;
+	struct copytask *t;
+	size_t k;
+
+	while ((k = atomic_fetch_add(&j->next, 1)) < j->n) {
+		t = &j->t[k];
+		if (t->kind == COPY_DATA)
+			copy_data(t->at, j->b, t->col);
+		else if (t->kind == COPY_NULLS)
+			copy_nulls(t->at, j->b, t->col, t->n);
+		else
+			copy_heap(t->at, j->b, t->col);
+		memset(t->at + t->n, 0, t->padded - t->n);
+	}
+	return NULL;
+}
+
+static int
+bigger_first(const void *a, const void *b)
+{
+	const struct copytask *x = a, *y = b;
+
+	return x->n < y->n ? 1 : x->n > y->n ? -1 : 0;
+}
+
+/* Adds the copy of n bytes at out + *pos, padded; moves *pos past it. */
+static void
+add_task(struct copyjob *j, unsigned char *out, uint64_t *pos, uint64_t n,
+    unsigned int col, int kind)
+{
+	struct copytask *t = &j->t[j->n++];
+
+	t->at = out + *pos;
+	t->n = n;
+	t->padded = tf_align(*pos + n) - *pos;
+	t->col = col;
+	t->kind = kind;
+	*pos += t->padded;
+}
+
+static void
+run_copies(struct copyjob *j)
+{
+	pthread_t tid[COPY_THREADS];
+	size_t n = j->b->nparts, i, started = 0;
+
+	if (n > COPY_THREADS)
+		n = COPY_THREADS;
+	if (n > 1)
+		qsort(j->t, j->n, sizeof(*j->t), bigger_first);
+	atomic_store(&j->next, 0);
+	for (i = 1; i < n; i++) {
+		if (pthread_create(&tid[started], NULL, copy_worker, j) != 0)
+			break;	/* fewer threads do the same copies */
+		started++;
+	}
+	copy_worker(j);
+	for (i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
 }
 
 int
@@ -519,29 +870,55 @@ table_builder_finish(struct table_builder *b, void **bufp, size_t *lenp,
 {
 	struct tf_header h;
 	struct tf_coldesc *d;
+	struct collen l;
+	struct copyjob j;
 	struct bcol *c;
 	unsigned char *out = NULL;
 	uint64_t nrows = table_builder_nrows(b), size, pos;
 	unsigned int i;
+	size_t k;
 	void *mem;
 
 	*bufp = NULL;
 	*lenp = 0;
+	memset(&j, 0, sizeof(j));
+	j.b = b;
+	if (b->ncols > 0 && (j.t = calloc(3 * (size_t)b->ncols,
+	    sizeof(*j.t))) == NULL)
+		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
+	if (b->broken) {
+		free(j.t);
+		return veil_seterr(err, VEIL_E_INVALID, "table: the builder "
+		    "failed to take an appended part");
+	}
 	size = tf_align(sizeof(h)) + tf_align((uint64_t)b->ncols * sizeof(*d));
 	for (i = 0; i < b->ncols; i++) {
 		c = &b->cols[i];
-		if (c->nrows != nrows)
+		if (c->nrows + b->prows != nrows) {
+			free(j.t);
 			return veil_seterr(err, VEIL_E_INTERNAL, "table: column "
 			    "%u (%s) has %llu rows, column 0 has %llu", i,
-			    c->name, (unsigned long long)c->nrows,
+			    c->name, (unsigned long long)(c->nrows + b->prows),
 			    (unsigned long long)nrows);
-		size += tf_align(strlen(c->name) + 1) + tf_align(c->data.len) +
-		    (c->nnull ? tf_align(c->nulls.len) : 0) +
-		    tf_align(c->heap.len) + tf_align(c->dict.len);
+		}
+		for (k = 0; k < b->nparts; k++)
+			if (b->parts[k].b->cols[i].nrows !=
+			    b->parts[k].b->cols[0].nrows) {
+				free(j.t);
+				return veil_seterr(err, VEIL_E_INTERNAL, "table: "
+				    "column %u (%s) of part %zu is not complete",
+				    i, c->name, k);
+			}
+		col_lens(b, i, nrows, &l);
+		size += tf_align(strlen(c->name) + 1) + tf_align(l.data) +
+		    (l.nnull ? tf_align(l.nulls) : 0) + tf_align(l.heap) +
+		    tf_align(c->dict.len);
 	}
-	if (size > SIZE_MAX || posix_memalign(&mem, TABLE_ALIGN, size) != 0)
+	if (size > SIZE_MAX || posix_memalign(&mem, TABLE_ALIGN, size) != 0) {
+		free(j.t);
 		return veil_seterr(err, VEIL_E_NOMEM, "table: cannot allocate "
 		    "%llu bytes", (unsigned long long)size);
+	}
 	out = mem;
 	/*
 	 * A large table is written front to back once: with huge pages that
@@ -575,16 +952,17 @@ table_builder_finish(struct table_builder *b, void **bufp, size_t *lenp,
 		d->name_len = (uint32_t)strlen(c->name);
 		d->name_off = pos;
 		place(out, &pos, c->name, d->name_len + 1);
+		col_lens(b, i, nrows, &l);
 		d->data_off = pos;
-		place(out, &pos, c->data.p, c->data.len);
-		if (c->nnull > 0) {
+		add_task(&j, out, &pos, l.data, i, COPY_DATA);
+		if (l.nnull > 0) {
 			d->nulls_off = pos;
-			place(out, &pos, c->nulls.p, c->nulls.len);
+			add_task(&j, out, &pos, l.nulls, i, COPY_NULLS);
 		}
 		if (c->type == VEIL_T_STRING || c->type == VEIL_T_CATEGORY) {
-			d->heap_off = c->heap.len ? pos : 0;
-			d->heap_len = c->heap.len;
-			place(out, &pos, c->heap.p, c->heap.len);
+			d->heap_off = l.heap ? pos : 0;
+			d->heap_len = l.heap;
+			add_task(&j, out, &pos, l.heap, i, COPY_HEAP);
 		}
 		if (c->type == VEIL_T_CATEGORY) {
 			d->dict_off = pos;
@@ -594,10 +972,13 @@ table_builder_finish(struct table_builder *b, void **bufp, size_t *lenp,
 	}
 	if (pos != size) {
 		free(out);
+		free(j.t);
 		return veil_seterr(err, VEIL_E_INTERNAL, "table: layout %llu "
 		    "!= %llu", (unsigned long long)pos,
 		    (unsigned long long)size);
 	}
+	run_copies(&j);
+	free(j.t);
 	*bufp = out;
 	*lenp = (size_t)size;
 	return 0;

@@ -547,6 +547,12 @@ run_ingest(const msgpack_object *job)
 
 	veil_err_clear(&err);
 	ingest_opts_default(&opts);
+	/*
+	 * One thread: the filter kills clone(2), and RLIMIT_NPROC is 0 (a
+	 * thread counts against it). Concurrent uploads already run in
+	 * separate ingest children, one per worker slot.
+	 */
+	opts.threads = 1;
 	if ((r = ingest_csv_fd(WORKER_FD_CSV, "data.csv", s, &opts, &b, NULL,
 	    &err)) != 0 ||
 	    (r = table_builder_finish(b, &raw, &rawlen, &err)) != 0)

@@ -1498,6 +1498,119 @@ test_dribble_bom_detect(void **state)
 
 /* }====== */
 
+/* {====== spans read in place, and splitting */
+
+/*
+ * A span read in place gives what the streaming reader gives for the
+ * same bytes, never writes them ("" is unescaped aside), and reads
+ * nothing past them: each span is a heap block of its exact size, for
+ * ASan to watch, and the lengths cross the 64-byte blocks' edges.
+ */
+static void
+test_span(void **state)
+{
+	static const char *in[] = {
+		"a,b\n1,2\n",
+		"a,\"b\"\"c\",\"\"\"\"\nx,\"multi\nline \"\"q\"\"\",y\r\n",
+		"\"one\"\"\",\"two\"\"\"\n\"\"\"three\",\"\"\n",
+		"\n\nlast,no,newline",
+		"a,\"never closed\n",
+		"a,b\"c\n",
+		"\"x\"y\n",
+		"a\rb\n",
+		"\"ab\"\"cd\",x\r\n\"e\"\"\",\"\",\"l1\r\nl2\"\r\n",
+	};
+	char ref[2048], out[2048], *span, *copy, pad[200];
+	struct csv_limits lim;
+	struct csv_reader *rd;
+	struct veil_err err;
+	size_t i, n, k;
+
+	(void)state;
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		for (k = 0; k < 3; k++) {
+			/* shift the record across a block edge */
+			memset(pad, 'p', sizeof(pad));
+			n = k == 0 ? 0 : k == 1 ? 61 : 127;
+			pad[n] = '\n';
+			n = n + 1 + strlen(in[i]);
+			assert_non_null(span = malloc(n));
+			memcpy(span, pad, n - strlen(in[i]));
+			memcpy(span + n - strlen(in[i]), in[i], strlen(in[i]));
+			assert_non_null(copy = malloc(n));
+			memcpy(copy, span, n);
+			rd = csv_open_mem(span, n, "t.csv", ',', NULL, &err);
+			assert_non_null(rd);
+			render(rd, ref, sizeof(ref));
+			csv_close(rd);
+			rd = csv_open_span(span, n, "t.csv", ',', NULL, &err);
+			assert_non_null(rd);
+			render(rd, out, sizeof(out));
+			assert_int_equal(csv_bytes(rd), strstr(out, "error") ?
+			    csv_bytes(rd) : n);
+			csv_close(rd);
+			assert_string_equal(out, ref);
+			assert_memory_equal(span, copy, n);
+			free(span);
+			free(copy);
+		}
+	}
+	/* the delimiter is given, and must be one */
+	assert_null(csv_open_span("a\n", 2, "t.csv", 0, NULL, &err));
+	assert_int_equal(err.code, VEIL_E_INVALID);
+	/* limits are checked as for the other readers */
+	csv_limits_default(&lim);
+	lim.max_record = 0;
+	veil_err_clear(&err);
+	assert_null(csv_open_span("a\n", 2, "t.csv", ',', &lim, &err));
+	assert_int_equal(err.code, VEIL_E_INVALID);
+}
+
+static void
+test_count_quotes(void **state)
+{
+	char buf[5000];
+	uint64_t want;
+	size_t n, i, off;
+
+	(void)state;
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = i % 3 == 0 || i % 1000 < 300 ? '"' : 'x';
+	for (off = 0; off < 3; off++)
+		for (n = 0; n + off <= sizeof(buf); n += 97) {
+			for (i = 0, want = 0; i < n; i++)
+				want += buf[off + i] == '"';
+			assert_int_equal(csv_count_quotes(buf + off, n), want);
+		}
+	/* more than 255 blocks of quotes: the byte counters must not wrap */
+	memset(buf, '"', sizeof(buf));
+	assert_int_equal(csv_count_quotes(buf, sizeof(buf)), sizeof(buf));
+}
+
+static void
+test_boundary(void **state)
+{
+	static const char s[] = "a,\"x\ny\"\nb,c\n\"\"\"\n\"\nd\n";
+	size_t n = sizeof(s) - 1;
+
+	(void)state;
+	/* from a record start: the line feed ending the first record */
+	assert_int_equal(csv_boundary(s, n, 0, 0), 8);
+	/* inside the quotes (odd): the same */
+	assert_int_equal(csv_boundary(s, n, 3, 1), 8);
+	assert_int_equal(csv_boundary(s, n, 8, 0), 12);
+	/* a "" pair and a quoted line feed: the record ends after them */
+	assert_int_equal(csv_boundary(s, n, 12, 0), 18);
+	assert_int_equal(csv_boundary(s, n, 18, 0), n);
+	assert_int_equal(csv_boundary(s, n, n, 0), n);
+	/* the parity is believed: wrong, it finds a quoted line feed */
+	assert_int_equal(csv_boundary(s, n, 0, 1), 5);
+	/* no line feed outside quotes */
+	assert_int_equal(csv_boundary("\"a\nb", 4, 0, 0), 4);
+}
+
+/* }====== */
+
 int
 main(void)
 {
@@ -1531,6 +1644,9 @@ main(void)
 		cmocka_unit_test(test_dribble_pipe),
 		cmocka_unit_test(test_dribble_seqpacket),
 		cmocka_unit_test(test_dribble_bom_detect),
+		cmocka_unit_test(test_span),
+		cmocka_unit_test(test_count_quotes),
+		cmocka_unit_test(test_boundary),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

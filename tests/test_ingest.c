@@ -1221,6 +1221,463 @@ test_fd(void **state)
 
 /* }====== */
 
+/* {====== parallel ingestion: the same table, the same first error */
+
+static const char par_schema_src[] =
+    "return { name = \"p\", unit = \"id\", columns = {\n"
+    "  { name = \"id\", type = \"string\", role = \"identifier\",\n"
+    "    action = \"pseudonymize\", required = true },\n"
+    "  { name = \"n\", type = \"int\", role = \"quasi\",\n"
+    "    range = { -1000000, 1000000 } },\n"
+    "  { name = \"x\", type = \"float\", role = \"insensitive\" },\n"
+    "  { name = \"ok\", type = \"bool\", role = \"sensitive\" },\n"
+    "  { name = \"d\", type = \"date\", role = \"quasi\" },\n"
+    "  { name = \"c\", type = \"category\", role = \"sensitive\",\n"
+    "    values = { \"a\", \"b\", \"c\" } },\n"
+    "  { name = \"u\", type = \"category\", role = \"insensitive\" },\n"
+    "  { name = \"t\", type = \"text\", role = \"text\" },\n"
+    "} }\n";
+
+/* What par_csv() puts in row bad (if any) instead of a valid row. */
+enum par_bad {
+	PB_NONE,
+	PB_INT,		/* n is not a number */
+	PB_RANGE,	/* n out of range */
+	PB_FIELDS,	/* one field too many */
+	PB_UTF8,	/* t is not UTF-8 */
+	PB_STRAY,	/* a quote inside an unquoted field */
+	PB_OPEN,	/* t opens a quote that never closes */
+	PB_CAT,		/* c is not declared */
+};
+
+struct par_text {
+	char	*p;
+	size_t	 len, cap;
+	uint64_t lines;	/* line feeds so far */
+};
+
+static void
+pt_add(struct par_text *t, const char *p, size_t n)
+{
+	size_t i;
+
+	if (t->len + n + 1 > t->cap) {
+		t->cap = (t->len + n + 1) * 2;
+		assert_non_null(t->p = realloc(t->p, t->cap));
+	}
+	memcpy(t->p + t->len, p, n);
+	for (i = 0; i < n; i++)
+		t->lines += p[i] == '\n';
+	t->len += n;
+	t->p[t->len] = '\0';
+}
+
+static void
+pt_fmt(struct par_text *t, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0 && (size_t)n < sizeof(buf));
+	pt_add(t, buf, (size_t)n);
+}
+
+/*
+ * A CSV of at least len bytes for par_schema_src with the cases pieces
+ * must agree on: nulls in every column (so that a piece's null bits start
+ * mid-byte), a dictionary that keeps growing, "" escapes, quoted
+ * delimiters, empty and quoted empty text, blank lines, line ends eol,
+ * and quoted fields spanning many lines, a long one at each eighth of the
+ * input so that the even split points fall inside quotes. Row bad (from
+ * 1) is made bad as kind says; *linep is set to its line.
+ */
+static char *
+par_csv(size_t len, const char *eol, const int *bad, const enum par_bad *kind,
+    size_t nbad, uint64_t *lines, size_t *lenp)
+{
+	struct par_text t;
+	uint64_t row, x = 88172645463325252ULL;
+	size_t next_long = len / 8, j, k;
+	enum par_bad b;
+
+	memset(&t, 0, sizeof(t));
+	pt_fmt(&t, "id,n,x,ok,d,c,u,t%s", eol);
+	for (row = 1; t.len < len; row++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		b = PB_NONE;
+		for (k = 0; k < nbad; k++)
+			if ((uint64_t)bad[k] == row) {
+				b = kind[k];
+				lines[k] = t.lines + 1;
+			}
+		if (x % 97 == 0)
+			pt_add(&t, eol, strlen(eol));	/* a blank line */
+		pt_fmt(&t, "r%llu,", (unsigned long long)row);
+		if (b == PB_INT)
+			pt_fmt(&t, "12x,");
+		else if (b == PB_RANGE)
+			pt_fmt(&t, "2000000,");
+		else if (b == PB_STRAY)
+			pt_fmt(&t, "1\"2,");
+		else if (x % 7 == 0)
+			pt_fmt(&t, ",");
+		else
+			pt_fmt(&t, "%lld,", (long long)(x % 200001) - 100000);
+		if (x % 11 == 0)
+			pt_fmt(&t, ",");
+		else
+			pt_fmt(&t, "%llu.%02llu,", (unsigned long long)(x % 5000),
+			    (unsigned long long)(x / 7 % 100));
+		pt_fmt(&t, "%s,", x % 13 == 0 ? "" : x % 2 ? "true" : "N");
+		if (x % 17 == 0)
+			pt_fmt(&t, ",");
+		else
+			pt_fmt(&t, "20%02llu-%02llu-%02llu,",
+			    (unsigned long long)(x % 30),
+			    (unsigned long long)(x / 3 % 12 + 1),
+			    (unsigned long long)(x / 5 % 28 + 1));
+		if (b == PB_CAT)
+			pt_fmt(&t, "z,");
+		else
+			pt_fmt(&t, "%s,", x % 19 == 0 ? "" :
+			    (const char *[]){ "a", "b", "c" }[x / 11 % 3]);
+		/* new values keep coming: row numbers, then repeats */
+		if (x % 23 == 0)
+			pt_fmt(&t, ",");
+		else
+			pt_fmt(&t, "v%llu,", (unsigned long long)(x % (row /
+			    4 + 1)));
+		if (b == PB_UTF8)
+			pt_fmt(&t, "bad \xc3\x28 byte");
+		else if (b == PB_OPEN)
+			pt_fmt(&t, "\"never closed%s", eol);
+		else if (t.len >= next_long) {
+			/* many lines in quotes across an even split point */
+			pt_fmt(&t, "\"long");
+			for (j = 0; j < 2000; j++)
+				pt_fmt(&t, "%sline %zu, \"\"quoted\"\"", eol, j);
+			pt_fmt(&t, "\"");
+			next_long += len / 8;
+		} else {
+			switch (x / 29 % 8) {
+			case 0:
+				break;
+			case 1:
+				pt_fmt(&t, "\"\"");
+				break;
+			case 2:
+				pt_fmt(&t, "plain words");
+				break;
+			case 3:
+				pt_fmt(&t, "\"with, a comma\"");
+				break;
+			case 4:
+				pt_fmt(&t, "\"say \"\"hi\"\"\"");
+				break;
+			case 5:
+				pt_fmt(&t, "\"two%slines\"", eol);
+				break;
+			case 6:
+				pt_fmt(&t, "caf\xc3\xa9 \xe4\xb8\xad");
+				break;
+			default:
+				pt_fmt(&t, "\"%s\"", eol);
+				break;
+			}
+		}
+		if (b == PB_FIELDS)
+			pt_fmt(&t, ",extra");
+		pt_add(&t, eol, strlen(eol));
+	}
+	*lenp = t.len;
+	return t.p;
+}
+
+/*
+ * Ingests csv (in memory, or from a file when fd >= 0) with the given
+ * threads; returns the code, and the finished table or the error.
+ */
+static int
+par_run(const struct schema *s, const char *csv, size_t len, int fd,
+    int threads, void **bufp, size_t *lenp, struct ingest_stats *st,
+    struct veil_err *err)
+{
+	struct table_builder *b = NULL;
+	struct ingest_opts o;
+	int r;
+
+	ingest_opts_default(&o);
+	o.threads = threads;
+	veil_err_clear(err);
+	memset(st, 0, sizeof(*st));
+	*bufp = NULL;
+	*lenp = 0;
+	if (fd >= 0) {
+		assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+		r = ingest_csv_fd(fd, "t.csv", s, &o, &b, st, err);
+	} else
+		r = ingest_csv_mem(csv, len, "t.csv", s, &o, &b, st, err);
+	if (r != 0) {
+		assert_null(b);
+		return r;
+	}
+	assert_int_equal(table_builder_finish(b, bufp, lenp, err), 0);
+	table_builder_free(b);
+	return 0;
+}
+
+/* a and b are the same table; if not, says which column differs first. */
+static void
+same_table(const void *a, size_t alen, const void *b, size_t blen)
+{
+	const struct table_colview *ca, *cb;
+	struct table *ta, *tb;
+	struct veil_err err;
+	unsigned int i;
+	uint64_t row;
+	size_t la, lb;
+	const char *pa, *pb;
+
+	if (alen == blen && memcmp(a, b, alen) == 0)
+		return;
+	assert_int_equal(table_open(a, alen, &ta, &err), 0);
+	assert_int_equal(table_open(b, blen, &tb, &err), 0);
+	assert_int_equal(table_nrows(ta), table_nrows(tb));
+	for (i = 0; i < table_ncols(ta); i++) {
+		ca = table_column(ta, i);
+		cb = table_column(tb, i);
+		if (ca->dict_n != cb->dict_n || ca->heap_len != cb->heap_len)
+			fail_msg("column %s: dictionary %u/%u, heap %llu/%llu",
+			    ca->name, ca->dict_n, cb->dict_n,
+			    (unsigned long long)ca->heap_len,
+			    (unsigned long long)cb->heap_len);
+		for (row = 0; row < table_nrows(ta); row++) {
+			if (table_isnull(ca, row) != table_isnull(cb, row))
+				fail_msg("column %s row %llu: null %d/%d",
+				    ca->name, (unsigned long long)row,
+				    table_isnull(ca, row),
+				    table_isnull(cb, row));
+			if (ca->type == VEIL_T_CATEGORY) {
+				pa = table_dict(ca, ((const uint32_t *)
+				    ca->data)[row], &la);
+				pb = table_dict(cb, ((const uint32_t *)
+				    cb->data)[row], &lb);
+			} else if (ca->type == VEIL_T_STRING) {
+				pa = table_str(ca, row, &la);
+				pb = table_str(cb, row, &lb);
+			} else {
+				la = lb = ca->type == VEIL_T_BOOL ? 1 :
+				    ca->type == VEIL_T_DATE ? 4 : 8;
+				pa = (const char *)ca->data + row * la;
+				pb = (const char *)cb->data + row * lb;
+			}
+			if (la != lb || memcmp(pa, pb, la) != 0)
+				fail_msg("column %s row %llu: \"%.*s\" / "
+				    "\"%.*s\"", ca->name,
+				    (unsigned long long)row, (int)la, pa,
+				    (int)lb, pb);
+		}
+	}
+	fail_msg("the tables differ (%zu, %zu bytes)", alen, blen);
+}
+
+static int
+par_file(const char *csv, size_t len)
+{
+	char path[] = "/tmp/veil-test-ingest-XXXXXX";
+	int fd;
+
+	assert_true((fd = mkstemp(path)) >= 0);
+	unlink(path);
+	assert_int_equal(write(fd, csv, len), (ssize_t)len);
+	return fd;
+}
+
+#define PAR_LEN	(9u << 19)	/* big enough for 4 threads */
+#define PAR_LEN2 (3u << 20)	/* for 2 */
+
+static void
+test_parallel_same_table(void **state)
+{
+	static const char *eols[] = { "\n", "\r\n" };
+	struct schema *s = schema_of(par_schema_src);
+	struct ingest_stats st, st1;
+	struct veil_err err;
+	struct table *t;
+	void *ref, *buf;
+	size_t reflen, len, csvlen, e;
+	char *csv;
+	int threads, fd;
+
+	(void)state;
+	for (e = 0; e < 2; e++) {
+		csv = par_csv(PAR_LEN, eols[e], NULL, NULL, 0, NULL, &csvlen);
+		assert_int_equal(par_run(s, csv, csvlen, -1, 1, &ref, &reflen,
+		    &st1, &err), 0);
+		assert_int_equal(st1.threads, 1);
+		assert_int_equal(table_open(ref, reflen, &t, &err), 0);
+		assert_true(table_nrows(t) > 10000);
+		table_free(t);
+		for (threads = 2; threads <= 4; threads++) {
+			if (par_run(s, csv, csvlen, -1, threads, &buf, &len,
+			    &st, &err) != 0)
+				fail_msg("%d threads: %s", threads, err.msg);
+			assert_int_equal(st.threads, threads);
+			assert_int_equal(st.rows, st1.rows);
+			assert_int_equal(st.bytes, csvlen);
+			assert_int_equal(st.delimiter, ',');
+			same_table(buf, len, ref, reflen);
+			free(buf);
+		}
+		/* a regular file is mapped and shared out too */
+		fd = par_file(csv, csvlen);
+		assert_int_equal(par_run(s, NULL, 0, fd, 2, &buf, &len, &st,
+		    &err), 0);
+		assert_int_equal(st.threads, 2);
+		assert_int_equal(lseek(fd, 0, SEEK_CUR), (off_t)csvlen);
+		same_table(buf, len, ref, reflen);
+		free(buf);
+		close(fd);
+		free(ref);
+		free(csv);
+	}
+	schema_free(s);
+}
+
+/*
+ * Bad rows early, late, or both: with threads the error is the one the
+ * single pass reports, word for word: the first in file order, its line.
+ */
+static void
+test_parallel_first_error(void **state)
+{
+	static const struct {
+		int		 rows[2];
+		enum par_bad	 kind[2];
+		size_t		 n;
+		int		 code;
+		const char	*what;
+	} cases[] = {
+		{ { 20000 }, { PB_INT }, 1, VEIL_E_TYPE, "not an integer" },
+		{ { 2000, 20000 }, { PB_RANGE, PB_INT }, 2, VEIL_E_RANGE,
+		    "outside" },
+		{ { 15000, 3000 }, { PB_UTF8, PB_FIELDS }, 2, VEIL_E_PARSE,
+		    "fields, the header has 8" },
+		{ { 19000 }, { PB_UTF8 }, 1, VEIL_E_TYPE, "invalid UTF-8" },
+		{ { 4000, 12000 }, { PB_STRAY, PB_INT }, 2, VEIL_E_PARSE,
+		    "quote inside an unquoted field" },
+		/* the error is where a later quote closes it: no line */
+		{ { 14000 }, { PB_OPEN }, 1, VEIL_E_PARSE, NULL },
+		{ { 9000, 16000 }, { PB_CAT, PB_CAT }, 2, VEIL_E_RANGE,
+		    "not one of the declared values" },
+	};
+	struct schema *s = schema_of(par_schema_src);
+	struct ingest_stats st;
+	struct veil_err err1, err;
+	uint64_t lines[2];
+	void *buf;
+	size_t len, csvlen, i, first;
+	char *csv, at[64];
+	int fd;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		csv = par_csv(PAR_LEN2, "\n", cases[i].rows, cases[i].kind,
+		    cases[i].n, lines, &csvlen);
+		assert_int_equal(par_run(s, csv, csvlen, -1, 1, &buf, &len,
+		    &st, &err1), cases[i].code);
+		first = cases[i].n == 2 && cases[i].rows[1] <
+		    cases[i].rows[0] ? 1 : 0;
+		snprintf(at, sizeof(at), "t.csv:%llu:",
+		    (unsigned long long)lines[first]);
+		if (cases[i].what != NULL)
+			has(&err1, at);
+		has(&err1, cases[i].what);
+		assert_int_equal(par_run(s, csv, csvlen, -1, 2, &buf, &len,
+		    &st, &err), cases[i].code);
+		assert_string_equal(err.msg, err1.msg);
+		fd = par_file(csv, csvlen);
+		assert_int_equal(par_run(s, NULL, 0, fd, 2, &buf, &len, &st,
+		    &err), cases[i].code);
+		assert_string_equal(err.msg, err1.msg);
+		close(fd);
+		free(csv);
+	}
+	schema_free(s);
+}
+
+/* max_rows counts the records of every piece together. */
+static void
+test_parallel_max_rows(void **state)
+{
+	struct schema *s = schema_of(par_schema_src);
+	struct ingest_stats st;
+	struct ingest_opts o;
+	struct table_builder *b;
+	struct veil_err err1, err;
+	uint64_t rows;
+	void *buf;
+	size_t len, csvlen;
+	char *csv;
+
+	(void)state;
+	csv = par_csv(PAR_LEN2, "\n", NULL, NULL, 0, NULL, &csvlen);
+	assert_int_equal(par_run(s, csv, csvlen, -1, 1, &buf, &len, &st,
+	    &err), 0);
+	free(buf);
+	rows = st.rows;
+	ingest_opts_default(&o);
+	/* exactly enough (the header is a record), then one short */
+	o.limits.max_rows = rows + 1;
+	o.threads = 2;
+	assert_int_equal(ingest_csv_mem(csv, csvlen, "t.csv", s, &o, &b, &st,
+	    &err), 0);
+	assert_int_equal(st.threads, 2);
+	assert_int_equal(st.rows, rows);
+	table_builder_free(b);
+	o.limits.max_rows = rows;
+	o.threads = 1;
+	assert_int_equal(ingest_csv_mem(csv, csvlen, "t.csv", s, &o, &b, NULL,
+	    &err1), VEIL_E_LIMIT);
+	has(&err1, "max_rows");
+	o.threads = 2;
+	assert_int_equal(ingest_csv_mem(csv, csvlen, "t.csv", s, &o, &b, NULL,
+	    &err), VEIL_E_LIMIT);
+	assert_null(b);
+	assert_string_equal(err.msg, err1.msg);
+	free(csv);
+	schema_free(s);
+}
+
+/* Small inputs are not worth threads: one pass, whatever was asked. */
+static void
+test_parallel_small(void **state)
+{
+	struct schema *s = schema_of(par_schema_src);
+	struct ingest_stats st;
+	struct veil_err err;
+	void *buf;
+	size_t len, csvlen;
+	char *csv;
+
+	(void)state;
+	csv = par_csv(64 << 10, "\n", NULL, NULL, 0, NULL, &csvlen);
+	assert_int_equal(par_run(s, csv, csvlen, -1, 4, &buf, &len, &st,
+	    &err), 0);
+	assert_int_equal(st.threads, 1);
+	free(buf);
+	free(csv);
+	schema_free(s);
+}
+
+/* }====== */
+
 int
 main(void)
 {
@@ -1249,6 +1706,10 @@ main(void)
 		cmocka_unit_test(test_code_without_err),
 		cmocka_unit_test(test_delimiters),
 		cmocka_unit_test(test_fd),
+		cmocka_unit_test(test_parallel_same_table),
+		cmocka_unit_test(test_parallel_first_error),
+		cmocka_unit_test(test_parallel_max_rows),
+		cmocka_unit_test(test_parallel_small),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

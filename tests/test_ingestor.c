@@ -390,6 +390,59 @@ test_ingest_from_offset(void **state)
 	close(fd);
 }
 
+/*
+ * A CSV big enough for ingest.c to share it out among threads, in a
+ * memfd (a regular file) after some garbage: the confined child parses
+ * it in one thread (a thread would be killed by the filter), and the
+ * table is the one made here in process, where threads may take it.
+ */
+static void
+test_ingest_big(void **state)
+{
+	struct spawner_limits l = limits(60000);
+	struct ingestor_result r;
+	struct veil_err err;
+	struct schema *s;
+	struct stat st;
+	char path[700], cmd[1024], *text;
+	void *raw, *anon;
+	size_t rawlen, anonlen;
+	off_t at = 5;
+	int fd, in;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/big.csv", dir);
+	snprintf(cmd, sizeof(cmd), "%s/clinic-gen --rows 30000 --seed 9 "
+	    "--out %s", getenv("VEIL_BUILD") ? getenv("VEIL_BUILD") : "build",
+	    path);
+	assert_int_equal(system(cmd), 0);
+	assert_true((in = open(path, O_RDONLY | O_CLOEXEC)) >= 0);
+	assert_int_equal(fstat(in, &st), 0);
+	assert_true(st.st_size > (3 << 20));	/* 2 threads at least */
+	assert_non_null(text = malloc((size_t)st.st_size));
+	assert_int_equal(read(in, text, (size_t)st.st_size), st.st_size);
+	close(in);
+	assert_true((fd = memfd_create("csv", MFD_CLOEXEC)) >= 0);
+	assert_int_equal(write(fd, "junk\n", 5), 5);
+	assert_int_equal(write(fd, text, (size_t)st.st_size), st.st_size);
+	free(text);
+	assert_int_equal(lseek(fd, at, SEEK_SET), at);
+	if (ingestor_run(worker, fd, (uint64_t)st.st_size, clinic_schema,
+	    clinic_slen, clinic_policy, clinic_plen, key, sizeof(key), &l, &r,
+	    &err) != 0)
+		fail_msg("ingest: %s", err.msg);
+	assert_int_equal(r.rows, 30000);
+	assert_int_equal(lseek(fd, at, SEEK_SET), at);
+	local_ingest(fd, &s, &raw, &rawlen, &anon, &anonlen);
+	assert_int_equal(r.len, anonlen);
+	assert_memory_equal(r.table, anon, anonlen);
+	schema_free(s);
+	free(raw);
+	free(anon);
+	ingestor_result_free(&r);
+	close(fd);
+}
+
 static void
 test_ingest_bad_number_line7(void **state)
 {
@@ -581,6 +634,7 @@ main(void)
 		cmocka_unit_test(test_check_policy_unknown_key),
 		cmocka_unit_test(test_check_hierarchy_file_refused),
 		cmocka_unit_test(test_ingest_clinic),
+		cmocka_unit_test(test_ingest_big),
 		cmocka_unit_test(test_ingest_from_offset),
 		cmocka_unit_test(test_ingest_bad_number_line7),
 		cmocka_unit_test(test_ingest_output_too_small),

@@ -414,6 +414,129 @@ test_empty_table(void **state)
 	table_builder_free(b);
 }
 
+/* {====== appending builders */
+
+/* A builder with a string, an int and a category column. */
+static struct table_builder *
+ap_new(void)
+{
+	struct table_builder *b = table_builder_new();
+
+	assert_non_null(b);
+	assert_int_equal(table_builder_add_column(b, "s", VEIL_T_STRING,
+	    VEIL_R_IDENTIFIER, 0), 0);
+	assert_int_equal(table_builder_add_column(b, "n", VEIL_T_INT,
+	    VEIL_R_QUASI, 0), 1);
+	assert_int_equal(table_builder_add_column(b, "c", VEIL_T_CATEGORY,
+	    VEIL_R_SENSITIVE, TABLE_F_DECLARED), 2);
+	assert_int_equal(table_builder_dict_add(b, 2, "decl", 4), 0);
+	return b;
+}
+
+/* Row i of the test data: nulls at irregular rows, values first seen late. */
+static void
+ap_row(struct table_builder *b, int i)
+{
+	char v[32];
+
+	snprintf(v, sizeof(v), "s%d", i);
+	if (i % 5 == 2)
+		assert_int_equal(table_builder_null(b, 0), 0);
+	else
+		assert_int_equal(table_builder_string(b, 0, v, strlen(v)), 0);
+	if (i % 3 == 1)
+		assert_int_equal(table_builder_null(b, 1), 0);
+	else
+		assert_int_equal(table_builder_int(b, 1, i), 0);
+	snprintf(v, sizeof(v), "k%d", i / 7 % 13);
+	if (i % 11 == 4)
+		assert_int_equal(table_builder_null(b, 2), 0);
+	else
+		assert_int_equal(table_builder_category(b, 2, v, strlen(v)), 0);
+}
+
+/*
+ * Rows split among appended builders at every kind of boundary (row
+ * counts that are and are not multiples of 8, empty parts) lay out the
+ * same bytes as one builder fed them all.
+ */
+static void
+test_append_same_bytes(void **state)
+{
+	static const int cuts[][5] = {
+		{ 0, 8, 16, 100, 200 },
+		{ 3, 3, 50, 51, 200 },
+		{ 0, 0, 0, 199, 200 },
+		{ 7, 90, 130, 131, 200 },
+	};
+	struct table_builder *one, *b, *p;
+	struct veil_err err;
+	void *ref, *buf;
+	size_t reflen, len, k;
+	int i, j;
+
+	(void)state;
+	one = ap_new();
+	for (i = 0; i < 200; i++)
+		ap_row(one, i);
+	assert_int_equal(table_builder_finish(one, &ref, &reflen, &err), 0);
+	table_builder_free(one);
+	for (k = 0; k < sizeof(cuts) / sizeof(cuts[0]); k++) {
+		/* b's own rows, then each part's */
+		b = ap_new();
+		for (i = 0; i < cuts[k][0]; i++)
+			ap_row(b, i);
+		for (j = 0; j < 4; j++) {
+			p = ap_new();
+			for (i = cuts[k][j]; i < cuts[k][j + 1]; i++)
+				ap_row(p, i);
+			assert_int_equal(table_builder_append(b, p), 0);
+		}
+		assert_int_equal(table_builder_nrows(b), 200);
+		assert_int_equal(table_builder_dict_size(b, 2), 14);
+		/* after an append, no more rows or columns */
+		assert_int_equal(table_builder_int(b, 1, 5), VEIL_E_INVALID);
+		assert_int_equal(table_builder_null(b, 1), VEIL_E_INVALID);
+		assert_int_equal(table_builder_add_column(b, "x", VEIL_T_INT,
+		    VEIL_R_QUASI, 0), VEIL_E_INVALID);
+		assert_int_equal(table_builder_finish(b, &buf, &len, &err), 0);
+		assert_int_equal(len, reflen);
+		assert_memory_equal(buf, ref, len);
+		free(buf);
+		table_builder_free(b);
+	}
+	free(ref);
+}
+
+static void
+test_append_mismatch(void **state)
+{
+	struct table_builder *b = ap_new(), *p;
+
+	(void)state;
+	assert_int_equal(table_builder_append(b, b), VEIL_E_INVALID);
+	/* different columns */
+	p = table_builder_new();
+	assert_non_null(p);
+	assert_int_equal(table_builder_add_column(p, "s", VEIL_T_STRING,
+	    VEIL_R_IDENTIFIER, 0), 0);
+	assert_int_equal(table_builder_append(b, p), VEIL_E_INVALID);
+	table_builder_free(p);
+	/* a part with an unfinished row */
+	p = ap_new();
+	assert_int_equal(table_builder_int(p, 1, 1), 0);
+	assert_int_equal(table_builder_append(b, p), VEIL_E_INVALID);
+	table_builder_free(p);
+	/* a part that has parts itself */
+	p = ap_new();
+	assert_int_equal(table_builder_append(p, ap_new()), 0);
+	assert_int_equal(table_builder_append(b, p), VEIL_E_INVALID);
+	table_builder_free(p);
+	table_builder_free(b);
+}
+
+/* }====== */
+
 int
 main(void)
 {
@@ -431,6 +554,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_builder_misuse),
 		cmocka_unit_test(test_empty_table),
+		cmocka_unit_test(test_append_same_bytes),
+		cmocka_unit_test(test_append_mismatch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,10 @@
  * fuzz_csv.c: the CSV reader and typed ingestion. The first byte picks
  * the delimiter (or detection) and whether the rest goes through a bare
  * csv_next loop or through ingestion against a schema with one column of
- * every type, so the scalar parsers are fuzzed too.
+ * every type, so the scalar parsers are fuzzed too. With its top bit set,
+ * ingestion runs twice, in one pass and split among threads into pieces
+ * of a few bytes: the two must agree, on the table's bytes or on the
+ * error's text.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,51 @@ static const char schema_src[] =
     "{ name = 't', type = 'text', role = 'text' } } }";
 
 static struct schema *schema;
+
+/* Ingests data with the given threads; the table or the error message. */
+static int
+ingest_with(const uint8_t *data, size_t size, const struct csv_limits *lim,
+    int delim, int threads, void **bufp, size_t *lenp, struct veil_err *err)
+{
+	struct table_builder *b = NULL;
+	struct ingest_opts o;
+	int r;
+
+	ingest_opts_default(&o);
+	o.limits = *lim;
+	o.delimiter = delim;
+	o.threads = threads;
+	o.piece_min = 8;
+	*bufp = NULL;
+	*lenp = 0;
+	if ((r = ingest_csv_mem(data, size, "fuzz.csv", schema, &o, &b, NULL,
+	    err)) != 0)
+		return r;
+	r = table_builder_finish(b, bufp, lenp, err);
+	table_builder_free(b);
+	return r;
+}
+
+static int
+par_vs_serial(const uint8_t *data, size_t size, const struct csv_limits *lim,
+    int delim, int threads)
+{
+	struct veil_err e1, e2;
+	void *b1, *b2;
+	size_t l1, l2;
+	int r1, r2;
+
+	veil_err_clear(&e1);
+	veil_err_clear(&e2);
+	r1 = ingest_with(data, size, lim, delim, 1, &b1, &l1, &e1);
+	r2 = ingest_with(data, size, lim, delim, threads, &b2, &l2, &e2);
+	if (r1 != r2 || (r1 == 0 && (l1 != l2 || memcmp(b1, b2, l1) != 0)) ||
+	    (r1 != 0 && strcmp(e1.msg, e2.msg) != 0))
+		abort();
+	free(b1);
+	free(b2);
+	return 0;
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -50,6 +98,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lim.max_record = 256 + (mode & 0x30) * 16;
 	lim.max_fields = 16;
 	lim.max_rows = 1000;
+	if (mode & 0x80)
+		return par_vs_serial(data, size, &lim, delims[mode & 3],
+		    2 + (mode >> 2 & 3));
 	if (mode & 0x40) {
 		ingest_opts_default(&o);
 		o.limits = lim;
