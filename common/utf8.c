@@ -89,10 +89,9 @@ valid_ssse3(const unsigned char *p, size_t n)
 	const __m128i fourth = _mm_set1_epi8(C(0xf0 - 0x80));
 	const __m128i top = _mm_set1_epi8(C(0x80));
 	__m128i x, prev = zero, err = zero, incomplete = zero, p1, p2, p3, sc;
-	unsigned char tail[16];
-	size_t i;
+	size_t i = 0;
 
-	for (i = 0; i < n; i += 16) {
+	for (;;) {
 		/* ASCII runs go 64 bytes at a time. */
 		while (n - i >= 64) {
 			x = _mm_loadu_si128((const __m128i *)(const void *)
@@ -109,22 +108,30 @@ valid_ssse3(const unsigned char *p, size_t n)
 			prev = x;
 			i += 64;
 		}
-		if (i >= n)
+		if (i == n)
 			break;
 		if (n - i >= 16)
 			x = _mm_loadu_si128((const __m128i *)(const void *)
 			    (p + i));
 		else {
-			/* Zeros are ASCII: a sequence cut by the end fails. */
-			memset(tail, 0, sizeof(tail));
-			memcpy(tail, p + i, n - i);
+			/*
+			 * The last bytes: the block that ends the input,
+			 * after the 16 bytes before it (n >= 32), checked
+			 * again where it overlaps; a sequence the last
+			 * block cut continues into it, so is not incomplete.
+			 */
+			i = n - 16;
+			prev = _mm_loadu_si128((const __m128i *)(const void *)
+			    (p + i - 16));
 			x = _mm_loadu_si128((const __m128i *)(const void *)
-			    tail);
+			    (p + i));
+			incomplete = zero;
 		}
 		if (_mm_movemask_epi8(x) == 0) {
 			err = _mm_or_si128(err, incomplete);
 			incomplete = zero;
 			prev = x;
+			i += 16;
 			continue;
 		}
 		p1 = _mm_alignr_epi8(x, prev, 15);
@@ -141,12 +148,13 @@ valid_ssse3(const unsigned char *p, size_t n)
 		    _mm_subs_epu8(p3, fourth)), top)));
 		incomplete = _mm_subs_epu8(x, last);
 		prev = x;
+		i += 16;
 	}
 	err = _mm_or_si128(err, incomplete);
 	return _mm_movemask_epi8(_mm_cmpeq_epi8(err, zero)) == 0xffff;
 }
 
-/* Below this, the byte loop is as quick. */
+/* Below this, the byte loop is as quick (and valid_ssse3 needs 32). */
 #define SSSE3_MIN	64
 #endif /* HAVE_SSSE3_CHECK */
 
