@@ -298,6 +298,96 @@ test_against_reference(void **state)
 				}
 }
 
+/*
+ * Inputs of 64 bytes and more are first checked 16 at a time with
+ * SSSE3 (where the CPU has it): every 2- and 3-byte input and 4-byte
+ * inputs over edge bytes, at every offset of a 16-byte block and across
+ * the 64-byte ASCII skip, in ASCII or in CJK text, agree with the
+ * reference; so do random mixes of good and bad sequences.
+ */
+static void
+test_long_against_reference(void **state)
+{
+	static const unsigned char edge[] = { 0x00, 0x41, 0x7f, 0x80, 0x8f,
+	    0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xef,
+	    0xf0, 0xf4, 0xf5, 0xff };
+	static const char *const pieces[] = { "a", ",", "\xc3\xa9",
+	    "\xe4\xb8\xad", "\xf0\x9f\x98\x80", "\xed\x9f\xbf",
+	    "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "\x80", "\xc0\xaf",
+	    "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+	    "\xf5", "\xff", "\xe4\xb8", "\xc3", "\xf0\x9f\x98" };
+	unsigned char buf[200], *copy;
+	unsigned int x, y, z, w, at, fill, len, k;
+	uint64_t r = 0x9e3779b97f4a7c15ULL;
+	size_t want, got, n, pl;
+
+	(void)state;
+	for (fill = 0; fill < 2; fill++) {
+		for (at = 0; at < 80; at += at < 18 || (at >= 60 &&
+		    at < 67) ? 1 : 7) {
+			for (x = 0x80; x < 0x10000; x++) {
+				/* ASCII or "中" around, a 2-byte input at at */
+				for (n = 0; n + 3 <= 100; n += 3)
+					memcpy(buf + n, fill ? "\xe4\xb8\xad" :
+					    "abc", 3);
+				if (x < 0x8000 && (x & 0xff) != 0)
+					continue;	/* lead bytes suffice */
+				buf[at] = (unsigned char)(x >> 8);
+				buf[at + 1] = (unsigned char)x;
+				want = ref_check(buf, 99);
+				got = utf8_check((char *)buf, 99);
+				if (got != want)
+					fail_msg("%02x %02x at %u: got %zu, "
+					    "want %zu", buf[at], buf[at + 1], at,
+					    got, want);
+			}
+		}
+	}
+	for (at = 13; at < 19; at++)
+		for (x = 0xc0; x < 0x100; x++)
+			for (y = 0; y < 0x100; y++)
+				for (z = 0; z < sizeof(edge); z++)
+					for (w = 0; w < sizeof(edge); w++) {
+						memset(buf, 'a', 70);
+						buf[at] = (unsigned char)x;
+						buf[at + 1] = (unsigned char)y;
+						buf[at + 2] = edge[z];
+						buf[at + 3] = edge[w];
+						want = ref_check(buf, 70);
+						got = utf8_check((char *)buf,
+						    70);
+						if (got != want)
+							fail_msg("%02x %02x %02x "
+							    "%02x at %u: %zu, "
+							    "want %zu", x, y,
+							    edge[z], edge[w],
+							    at, got, want);
+					}
+	/* random mixes, each in a heap block of its exact size */
+	for (k = 0; k < 20000; k++) {
+		len = 64 + (unsigned int)(r % 130);
+		for (n = 0; n < len; n += pl) {
+			r ^= r << 13;
+			r ^= r >> 7;
+			r ^= r << 17;
+			x = (unsigned int)(r % 100);
+			x = x < 60 ? 0 : x < 90 ? 3 : 1 + x % 17;
+			pl = strlen(pieces[x]);
+			if (n + pl > len)
+				pl = len - n;
+			memcpy(buf + n, pieces[x], pl);
+		}
+		assert_non_null(copy = malloc(len));
+		memcpy(copy, buf, len);
+		want = ref_check(copy, len);
+		got = utf8_check((char *)copy, len);
+		free(copy);
+		if (got != want)
+			fail_msg("random input %u (%u bytes): got %zu, want %zu",
+			    k, len, got, want);
+	}
+}
+
 int
 main(void)
 {
@@ -311,6 +401,7 @@ main(void)
 		cmocka_unit_test(test_fast_path_offsets),
 		cmocka_unit_test(test_fast_path_straddle),
 		cmocka_unit_test(test_against_reference),
+		cmocka_unit_test(test_long_against_reference),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
