@@ -49,6 +49,13 @@ void	 ingest_opts_default(struct ingest_opts *);
  * whose columns follow the schema's order. Returns 0 with *bp set (the
  * caller frees it), or a VEIL_E_* code with err set and *bp NULL.
  * opts and stats may be NULL.
+ *
+ * The CSV starts at fd's offset. A regular file worth more than one
+ * thread (opts->threads) is mapped and parsed in pieces side by side, a
+ * builder each, appended in order (ingest.c): the table and any error
+ * are the ones a single pass gives. Like any mapping, it must not be cut
+ * short by another process meanwhile (SIGBUS). Anything else is read in
+ * one streaming pass.
  */
 int	 ingest_csv_fd(int fd, const char *name, const struct schema *,
 	    const struct ingest_opts *opts, struct table_builder **bp,
