@@ -88,9 +88,11 @@ struct veild {
 	int		 tick_ms;
 	uint64_t	 max_upload;
 
+	/* The catalog writers' lock (catalog_share_lock), all of them. */
+	pthread_mutex_t	 wmu;
+
 	/* Shared with the runners, under mu. */
 	pthread_mutex_t	 mu;
-	pthread_mutex_t	 wmu;		/* the catalog writers' (catalog.h) */
 	pthread_cond_t	 cv;
 	int		 stopping;
 	uint64_t	 job_hint;	/* bumped when a job is queued */

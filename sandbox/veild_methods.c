@@ -1403,7 +1403,7 @@ veild_tick(struct veild *d)
 	sqlite3_stmt *st;
 	uint64_t fin;
 	int64_t now = veild_now_ms();
-	int pub, fresh;
+	int pub, fresh, r;
 
 	pthread_mutex_lock(&d->mu);
 	fin = d->finished;
@@ -1414,19 +1414,15 @@ veild_tick(struct veild *d)
 	if (fin != published_at && catalog_begin(d->cat) == 0) {
 		/* Fsynced: job ends commit without (veild_run.c's finish),
 		 * and this commit makes them durable before they show. */
-		if ((st = catalog_stmt(d->cat, "UPDATE job SET published = 1 "
-		    "WHERE published = 0 AND state IN ('done', 'failed', "
-		    "'refused')")) != NULL && sqlite3_step(st) == SQLITE_DONE) {
-			catalog_done(d->cat, st);
-			if (catalog_commit(d->cat) == 0) {
-				published_at = fin;
-				fresh = sqlite3_changes(catalog_db(d->cat)) > 0;
-			} else
-				catalog_rollback(d->cat);
-		} else {
-			catalog_done(d->cat, st);
+		st = catalog_stmt(d->cat, "UPDATE job SET published = 1 WHERE "
+		    "published = 0 AND state IN ('done', 'failed', 'refused')");
+		r = st != NULL && sqlite3_step(st) == SQLITE_DONE;
+		catalog_done(d->cat, st);
+		if (r && catalog_commit(d->cat) == 0) {
+			published_at = fin;
+			fresh = sqlite3_changes(catalog_db(d->cat)) > 0;
+		} else
 			catalog_rollback(d->cat);
-		}
 	}
 	/* A waiter's job can only have ended if something was published
 	 * now (job.wait looked before it waited); else only deadlines. */
