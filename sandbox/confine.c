@@ -5,8 +5,10 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,12 +16,14 @@
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "confine.h"
 #include "filter.h"
+#include "worker_proto.h"
 
 #define NOBODY		65534
 
@@ -134,6 +138,14 @@ set_limits(const struct confine_opts *o)
 	    (limit(RLIMIT_AS, o->memory_bytes, o->memory_bytes) == -1 ||
 	    limit(RLIMIT_DATA, o->memory_bytes, o->memory_bytes) == -1))
 		return -1;
+	if (o->zygote) {
+		/* The rest is each child's (confine_child). */
+		rlim_t n = (rlim_t)o->keep_fds + CONFINE_ZYGOTE_FDS;
+
+		return limit(RLIMIT_NOFILE, n, n) == -1 ||
+		    limit(RLIMIT_FSIZE, 0, 0) == -1 ||
+		    limit(RLIMIT_CORE, 0, 0) == -1 ? -1 : 0;
+	}
 	if (o->cpu_seconds > 0 &&
 	    limit(RLIMIT_CPU, o->cpu_seconds, o->cpu_seconds + 1) == -1)
 		return -1;
@@ -162,13 +174,36 @@ drop_privileges(void)
 }
 
 static int
-load_filter(void)
+load_filter(const struct sock_filter *f, size_t len)
 {
 	struct sock_fprog prog;
 
-	prog.len = (unsigned short)filter_bpf_len;
-	prog.filter = (struct sock_filter *)filter_bpf;
+	prog.len = (unsigned short)len;
+	prog.filter = (struct sock_filter *)f;
 	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+/*
+ * A fork server in its own PID namespace: the caller forks the server,
+ * the namespace's init, and stays behind as a shell that holds nothing
+ * and only waits, so that the spawner's pidfd and exit status stay
+ * those of the process it started. Returns in the server only.
+ */
+static int
+split_init(void)
+{
+	pid_t pid;
+	int st;
+
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0)
+		return prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	(void)syscall(SYS_close_range, 0U, ~0U, 0);
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR)
+			_exit(127);
+	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 }
 
 int
@@ -210,15 +245,149 @@ confine_self(const struct confine_opts *o, unsigned int *levelp,
 	if (drop_privileges() == -1)
 		return -1;
 	level |= CONFINE_NOPRIV;
+	if (o->zygote && (level & CONFINE_NAMESPACES)) {
+		*stepp = "fork the server";
+		if (split_init() == -1)
+			return -1;
+	}
 	if (!o->no_seccomp) {
 		*stepp = "seccomp filter";
-		if (load_filter() == -1)
+		if ((o->zygote ? load_filter(filter_zygote_bpf,
+		    filter_zygote_bpf_len) : load_filter(filter_bpf,
+		    filter_bpf_len)) == -1)
 			return -1;
 		level |= CONFINE_SECCOMP;
 	}
 	*stepp = NULL;
 	*levelp = level;
 	return 0;
+}
+
+int
+confine_child(const struct confine_opts *o, const char **stepp)
+{
+	*stepp = "rlimits";
+	if (limit(RLIMIT_NPROC, 0, 0) == -1 || limit(RLIMIT_NOFILE,
+	    (rlim_t)o->keep_fds, (rlim_t)o->keep_fds) == -1 ||
+	    (o->cpu_seconds > 0 && limit(RLIMIT_CPU, o->cpu_seconds,
+	    o->cpu_seconds + 1) == -1))
+		return -1;
+	if (!o->no_seccomp) {
+		*stepp = "seccomp filter";
+		if (load_filter(filter_bpf, filter_bpf_len) == -1)
+			return -1;
+	}
+	*stepp = NULL;
+	return 0;
+}
+
+/* A fixed line to the log descriptor, then the exit. */
+static void
+die(const char *msg, int code)
+{
+	(void)!write(2, msg, strlen(msg));
+	_exit(code);
+}
+
+void
+confine_serve(const struct confine_opts *co)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(3 * sizeof(int))];
+	} cm;
+	struct zygote_msg m;
+	struct msghdr mh;
+	struct cmsghdr *c;
+	struct iovec iov;
+	struct rusage ru;
+	int fds[3], pidfd, st, i;
+	ssize_t n;
+	pid_t pid;
+
+	for (;;) {
+		memset(&mh, 0, sizeof(mh));
+		iov.iov_base = &m;
+		iov.iov_len = sizeof(m);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = sizeof(cm.buf);
+		if ((n = recvmsg(0, &mh, 0)) == -1 && errno == EINTR)
+			continue;
+		if (n == 0)
+			_exit(0);	/* the spawner let go */
+		c = CMSG_FIRSTHDR(&mh);
+		if (n != (ssize_t)sizeof(m) || m.kind != ZYGOTE_FORK ||
+		    (mh.msg_flags & MSG_CTRUNC) || c == NULL ||
+		    c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len != CMSG_LEN(3 * sizeof(int)))
+			die("fork server: malformed request\n",
+			    WORKER_EXIT_USAGE);
+		memcpy(fds, CMSG_DATA(c), sizeof(fds));
+		if ((pid = fork()) == 0) {
+			/* Descriptor 0, the socket, goes with the dup2. */
+			for (i = 0; i < 3; i++)
+				if (dup2(fds[i], i) == -1)
+					die("fork server: dup2 failed\n",
+					    WORKER_EXIT_CONFINE);
+			if (close_fds(co->keep_fds) == -1)
+				die("fork server: close failed\n",
+				    WORKER_EXIT_CONFINE);
+			return;
+		}
+		for (i = 0; i < 3; i++)
+			close(fds[i]);
+		memset(&m, 0, sizeof(m));
+		m.kind = ZYGOTE_FORKED;
+		m.pid = pid;
+		pidfd = -1;
+		if (pid == -1)
+			m.value = errno;
+		else if ((pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1)
+			m.value = errno;
+		memset(&mh, 0, sizeof(mh));
+		iov.iov_base = &m;
+		iov.iov_len = sizeof(m);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		if (pidfd != -1) {
+			memset(cm.buf, 0, sizeof(cm.buf));
+			mh.msg_control = cm.buf;
+			mh.msg_controllen = CMSG_SPACE(sizeof(int));
+			c = CMSG_FIRSTHDR(&mh);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
+		}
+		if (sendmsg(0, &mh, MSG_NOSIGNAL) == -1)
+			_exit(0);
+		if (pidfd != -1)
+			close(pidfd);
+		if (pid == -1)
+			continue;
+		/* One child at a time: its end is the spawner's to know. */
+		while (wait4(pid, &st, 0, &ru) == -1)
+			if (errno != EINTR)
+				die("fork server: wait4 failed\n",
+				    WORKER_EXIT_USAGE);
+		memset(&m, 0, sizeof(m));
+		m.kind = ZYGOTE_ENDED;
+		m.pid = pid;
+		m.value = st;
+		m.cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+		    1000000 + (uint64_t)(ru.ru_utime.tv_usec +
+		    ru.ru_stime.tv_usec);
+		memset(&mh, 0, sizeof(mh));
+		iov.iov_base = &m;
+		iov.iov_len = sizeof(m);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		/* sendmsg, not send (sendto): the filter has the one */
+		if (sendmsg(0, &mh, MSG_NOSIGNAL) == -1)
+			_exit(0);
+	}
 }
 
 const char *

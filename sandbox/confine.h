@@ -19,6 +19,21 @@
  * Steps 3 and 4 are skipped where the kernel refuses them (EPERM), and the
  * level reached says so; step 7 failing is fatal (fail closed). Used by
  * veil-worker and, identically, by the test-only probe program.
+ *
+ * A fork server (opts.zygote, worker.c) confines itself the same way,
+ * with three differences, and each child it forks finishes the job with
+ * confine_child() before it reads anything untrusted:
+ *   - rlimits: no NPROC 0 and no CPU limit yet (the server forks, and
+ *     its CPU time is not a job's); NOFILE leaves room for the
+ *     descriptors of one request (CONFINE_ZYGOTE_FDS);
+ *   - the filter is the fork server's (filter_gen.c), a superset of the
+ *     job filter, which each child stacks on top;
+ *   - in the new PID namespace the process that called confine_self()
+ *     stays outside as a shell: it forks the server, which is the
+ *     namespace's init, closes everything and waits for it. The server
+ *     dies with the shell (PR_SET_PDEATHSIG), and every child dies with
+ *     the server, the namespace's init. Its children so share a PID
+ *     namespace with each other, and with nothing else.
  */
 #ifndef VEIL_CONFINE_H
 #define VEIL_CONFINE_H
@@ -42,7 +57,12 @@ struct confine_opts {
 	uint64_t	cpu_seconds;	/* RLIMIT_CPU soft; hard is +1 */
 	int		no_seccomp;	/* tests only: stop before step 7 */
 	int		netns_fd;	/* a network namespace to join, or -1 */
+	int		zygote;		/* a fork server: see above */
 };
+
+/* Descriptors a fork server may hold besides keep_fds: one request's
+ * three and the child's pidfd. */
+#define CONFINE_ZYGOTE_FDS	4
 
 /*
  * Runs the steps above. Returns 0 with *levelp set, or -1 with errno set
@@ -51,6 +71,24 @@ struct confine_opts {
  */
 int		 confine_self(const struct confine_opts *, unsigned int *levelp,
 		    const char **stepp);
+/*
+ * A fork server's loop, after confine_self() with opts.zygote: takes
+ * requests on descriptor 0 (worker_proto.h, "Fork server") and forks a
+ * child for each. Returns only in a child, whose descriptors 0, 1 and 2
+ * are then its request's and whose others above keep_fds are closed; the
+ * child must call confine_child() before it reads anything. The server
+ * exits when the socket closes, or with a line on descriptor 2 on a
+ * malformed request.
+ */
+void		 confine_serve(const struct confine_opts *);
+/*
+ * In a child of a fork server (confine_serve), once it has done what must
+ * be done before the job filter: RLIMIT_NPROC 0, the CPU limit,
+ * NOFILE = keep_fds, and the job filter stacked on the server's. Returns
+ * 0, or -1 with errno set and *stepp naming the step; the child must
+ * then exit.
+ */
+int		 confine_child(const struct confine_opts *, const char **stepp);
 /* "full", or a comma-separated list of the parts reached. */
 const char	*confine_describe(unsigned int level, char *buf, size_t len);
 

@@ -6,6 +6,7 @@
  */
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -39,6 +40,11 @@ struct spawner {
 	double		 t0;		/* the deadline runs from it */
 	int		 killed_wall, killed_output, exited;
 	int		 prestarted, submitted, killed_idle;
+	/* A fork server's child: pid is in the server's PID namespace,
+	 * only the pidfd reaches it, and its end comes from the server. */
+	struct spawner_zygote *zyg;
+	pid_t		 zpid_;		/* its pid there */
+	int		 zlost;		/* no longer its server's to reap */
 	unsigned char	*res;
 	size_t		 res_len;
 	char		*log;
@@ -50,6 +56,22 @@ struct spawner {
  * or -1: each worker then makes its own.
  */
 static int shared_netns = -1;
+
+struct spawner_zygote {
+	struct spawner	*proc;		/* the server, as any worker */
+	int		 ctl;		/* our end of its socket */
+	struct spawner_limits lim;
+	unsigned int	 jobs;
+	int		 broken;
+	struct spawner	*child;		/* forked, its end not yet read */
+};
+
+enum { MODE_COLD, MODE_PRESTART, MODE_ZYGOTE };
+
+/* How long a fork server may take to answer: it only forks and reaps. */
+#define ZYGOTE_ANSWER_MS	5000
+
+static int	 zygote_ended(struct spawner *, int *, uint64_t *);
 
 static struct spawner *start(const char *, char *const [], const int *,
 		    size_t, const int *, size_t, const void *, size_t,
@@ -174,9 +196,32 @@ spawner_netns(void)
 	return shared_netns;
 }
 
+/* The pid a pidfd refers to, as this process sees it, or -1. */
+static pid_t
+pidfd_pid(int pidfd)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\nPid:")) == NULL)
+		return -1;
+	return (pid_t)strtol(p + 5, NULL, 10);
+}
+
 pid_t
 spawner_pid(const struct spawner *s)
 {
+	if (s->zyg != NULL)
+		return s->pidfd != -1 ? pidfd_pid(s->pidfd) : -1;
 	return s->pid;
 }
 
@@ -225,22 +270,24 @@ spawner_start_ex(const char *worker, char *const argv[], const int *tfds,
     size_t joblen, const struct spawner_limits *lim, struct veil_err *err)
 {
 	return start(worker, argv, tfds, ntables, xfds, nextra, job, joblen,
-	    lim, 0, err);
+	    lim, MODE_COLD, err);
 }
 
 struct spawner *
 spawner_prestart(const char *worker, char *const argv[], const int *tfds,
     size_t ntables, const struct spawner_limits *lim, struct veil_err *err)
 {
-	return start(worker, argv, tfds, ntables, NULL, 0, NULL, 0, lim, 1,
-	    err);
+	return start(worker, argv, tfds, ntables, NULL, 0, NULL, 0, lim,
+	    MODE_PRESTART, err);
 }
 
 /*
  * Both ways of starting a worker. Cold (prestart 0): the job is a sealed
  * memfd on descriptor 0 and the deadline runs from the spawn. Pre-started:
  * descriptor 0 is the read end of a pipe whose write end stays here (in
- * s->job_fd) until spawner_submit(), and the deadline waits for it. Every
+ * s->job_fd) until spawner_submit(), and the deadline waits for it. A
+ * fork server: descriptor 0 is its socket, whose other end is left in
+ * s->job_fd for spawner_zygote_start() to take. Every
  * descriptor made here is close-on-exec until posix_spawn's dup2 puts it
  * in place in this one child, so a worker that another thread spawns at
  * the same moment inherits none of them.
@@ -248,7 +295,7 @@ spawner_prestart(const char *worker, char *const argv[], const int *tfds,
 static struct spawner *
 start(const char *worker, char *const argv[], const int *tfds, size_t ntables,
     const int *xfds, size_t nextra, const void *job, size_t joblen,
-    const struct spawner_limits *lim, int prestart, struct veil_err *err)
+    const struct spawner_limits *lim, int mode, struct veil_err *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -259,7 +306,7 @@ start(const char *worker, char *const argv[], const int *tfds, size_t ntables,
 	int hi[4 + WORKER_MAX_TABLES + WORKER_MAX_EXTRA];
 	int resp[2] = { -1, -1 }, logp[2] = { -1, -1 }, jobw = -1;
 	size_t i, nfd = WORKER_FD_TABLE0 + ntables + nextra, ac = 0;
-	int fa_ok = 0, attr_ok = 0, r, p2[2];
+	int fa_ok = 0, attr_ok = 0, r, p2[2], prestart = mode != MODE_COLD;
 
 	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++)
 		src[i] = hi[i] = -1;
@@ -270,12 +317,17 @@ start(const char *worker, char *const argv[], const int *tfds, size_t ntables,
 	s->pid = -1;
 	s->pidfd = s->res_fd = s->log_fd = s->job_fd = -1;
 	s->lim = *lim;
-	s->prestarted = prestart;
 	if ((s->res = malloc((size_t)lim->output_bytes + FRAME_HDR)) == NULL ||
 	    (s->log = malloc(SPAWN_LOG_MAX + 1)) == NULL)
 		goto enomem;
 
-	if (prestart) {
+	if (mode == MODE_ZYGOTE) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+		    p2) == -1)
+			goto sys;
+		src[WORKER_FD_JOB] = p2[1];
+		jobw = p2[0];
+	} else if (prestart) {
 		/* The write end alone is non-blocking (spawner_submit). */
 		if (pipe2(p2, O_CLOEXEC) == -1)
 			goto sys;
@@ -353,6 +405,10 @@ start(const char *worker, char *const argv[], const int *tfds, size_t ntables,
 		av[ac++] = "--netns";
 		av[ac++] = num[5];
 	}
+	if (mode == MODE_ZYGOTE) {
+		av[ac++] = "--zygote";
+		av[ac++] = "1";
+	}
 	av[ac] = NULL;
 
 	if (!prestart)
@@ -369,6 +425,7 @@ start(const char *worker, char *const argv[], const int *tfds, size_t ntables,
 	s->res_fd = resp[0];
 	s->log_fd = logp[0];
 	s->job_fd = jobw;
+	s->prestarted = mode == MODE_PRESTART;
 	resp[0] = logp[0] = jobw = -1;
 	if (fcntl(s->res_fd, F_SETFL, O_NONBLOCK) == -1 ||
 	    fcntl(s->log_fd, F_SETFL, O_NONBLOCK) == -1)
@@ -514,8 +571,9 @@ spawner_kill(struct spawner *s)
 		return;
 	if (s->prestarted && !s->submitted)
 		s->killed_idle = 1;
-	if (syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0) == -1)
-		kill(s->pid, SIGKILL);
+	if (syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0) == -1 &&
+	    s->zyg == NULL)
+		kill(s->pid, SIGKILL);	/* a zygote child's pid is not ours */
 }
 
 /* Reads what is there; returns 1 at end of file. */
@@ -694,6 +752,7 @@ spawner_wait(struct spawner *s, struct spawner_outcome *out)
 {
 	struct pollfd pfd[3];
 	struct rusage ru;
+	uint64_t cpu_us;
 	double left = 0;
 	int st, res_eof = 0, log_eof = 0, timeout, idle;
 
@@ -731,13 +790,20 @@ spawner_wait(struct spawner *s, struct spawner_outcome *out)
 		(void)drain(s, s->res_fd);
 	if (!log_eof)
 		(void)drain(s, s->log_fd);
-	while (wait4(s->pid, &st, 0, &ru) == -1)
-		if (errno != EINTR)
+	if (s->zyg != NULL || s->zlost) {
+		if (zygote_ended(s, &st, &cpu_us) != 0)
 			return VEIL_E_IO;
+		out->cpu_ms = (double)cpu_us / 1e3;
+	} else {
+		while (wait4(s->pid, &st, 0, &ru) == -1)
+			if (errno != EINTR)
+				return VEIL_E_IO;
+		out->cpu_ms = (double)(ru.ru_utime.tv_sec +
+		    ru.ru_stime.tv_sec) * 1e3 + (double)(ru.ru_utime.tv_usec +
+		    ru.ru_stime.tv_usec) / 1e3;
+	}
 	s->pid = -1;
 	out->wall_ms = idle ? 0 : now_ms() - s->t0;
-	out->cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 	classify(s, st, out);
 	/* Hand the frame bytes and the log to the outcome. */
 	out->raw = s->res;
@@ -753,9 +819,15 @@ spawner_wait(struct spawner *s, struct spawner_outcome *out)
 void
 spawner_free(struct spawner *s)
 {
+	uint64_t cpu_us;
+	int st;
+
 	if (s == NULL)
 		return;
-	if (s->pid > 0) {
+	if (s->pid > 0 && s->zyg != NULL) {
+		spawner_kill(s);
+		(void)zygote_ended(s, &st, &cpu_us);
+	} else if (s->pid > 0 && !s->zlost) {
 		spawner_kill(s);
 		waitpid(s->pid, NULL, 0);
 	}
@@ -784,3 +856,284 @@ spawner_outcome_free(struct spawner_outcome *out)
 	out->log = NULL;
 	out->results = NULL;
 }
+
+/* {====== fork servers */
+
+/*
+ * One message from a fork server, with at most one descriptor (*fdp, or
+ * -1), within ZYGOTE_ANSWER_MS. A server that died, went silent or
+ * sent anything malformed is marked broken, for good.
+ */
+static int
+zmsg_recv(struct spawner_zygote *z, struct zygote_msg *m, int *fdp)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct pollfd pfd[2];
+	struct msghdr mh;
+	struct cmsghdr *c;
+	struct iovec iov;
+	double t0 = now_ms(), left;
+	ssize_t n;
+
+	*fdp = -1;
+	for (;;) {
+		if (z->broken)
+			return -1;
+		memset(&mh, 0, sizeof(mh));
+		iov.iov_base = m;
+		iov.iov_len = sizeof(*m);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = sizeof(cm.buf);
+		n = recvmsg(z->ctl, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n > 0)
+			break;
+		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			z->broken = 1;
+			return -1;
+		}
+		if ((left = ZYGOTE_ANSWER_MS - (now_ms() - t0)) <= 0) {
+			z->broken = 1;
+			return -1;
+		}
+		pfd[0].fd = z->ctl;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = z->proc->pidfd;
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, (int)left + 1) == -1 && errno != EINTR) {
+			z->broken = 1;
+			return -1;
+		}
+		/* Gone, with nothing left to read: no answer will come. */
+		if ((pfd[1].revents & POLLIN) && !(pfd[0].revents & POLLIN))
+			z->broken = 1;
+	}
+	c = CMSG_FIRSTHDR(&mh);
+	if (c != NULL && c->cmsg_level == SOL_SOCKET &&
+	    c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(fdp, CMSG_DATA(c), sizeof(int));
+	else if (c != NULL) {
+		z->broken = 1;	/* not what a server sends */
+		return -1;
+	}
+	if (n != (ssize_t)sizeof(*m) || (mh.msg_flags & MSG_CTRUNC)) {
+		if (*fdp != -1)
+			close(*fdp);
+		*fdp = -1;
+		z->broken = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* The end of s, a fork server's child, as its server saw it. */
+static int
+zygote_ended(struct spawner *s, int *st, uint64_t *cpu_us)
+{
+	struct spawner_zygote *z = s->zyg;
+	struct zygote_msg m;
+	int fd;
+
+	if (z == NULL)
+		return -1;	/* its server was freed first (zlost) */
+	z->child = NULL;
+	s->zyg = NULL;
+	s->zlost = 1;
+	s->pid = -1;
+	if (zmsg_recv(z, &m, &fd) != 0)
+		return -1;
+	if (fd != -1 || m.kind != ZYGOTE_ENDED || m.pid != s->zpid_) {
+		if (fd != -1)
+			close(fd);
+		z->broken = 1;
+		return -1;
+	}
+	*st = m.value;
+	*cpu_us = m.cpu_us;
+	return 0;
+}
+
+struct spawner_zygote *
+spawner_zygote_start(const char *worker, char *const argv[],
+    const int *table_fds, size_t ntables, const struct spawner_limits *lim,
+    struct veil_err *err)
+{
+	struct spawner_zygote *z;
+
+	if ((z = calloc(1, sizeof(*z))) == NULL) {
+		veil_seterr(err, VEIL_E_NOMEM, "fork server: out of memory");
+		return NULL;
+	}
+	if ((z->proc = start(worker, argv, table_fds, ntables, NULL, 0, NULL,
+	    0, lim, MODE_ZYGOTE, err)) == NULL) {
+		free(z);
+		return NULL;
+	}
+	z->ctl = z->proc->job_fd;
+	z->proc->job_fd = -1;
+	z->lim = *lim;
+	return z;
+}
+
+struct spawner *
+spawner_zygote_fork(struct spawner_zygote *z, struct veil_err *err)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(3 * sizeof(int))];
+	} cm;
+	struct zygote_msg m;
+	struct spawner *s = NULL;
+	struct msghdr mh;
+	struct cmsghdr *c;
+	struct iovec iov;
+	int jobp[2] = { -1, -1 }, resp[2] = { -1, -1 }, logp[2] = { -1, -1 };
+	int give[3], pidfd = -1;
+
+	if (z->broken || z->child != NULL) {
+		veil_seterr(err, VEIL_E_INVALID, "fork server: %s",
+		    z->broken ? "broken" : "busy with a child");
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->res = malloc((size_t)z->lim.output_bytes + FRAME_HDR)) ==
+	    NULL || (s->log = malloc(SPAWN_LOG_MAX + 1)) == NULL) {
+		veil_seterr(err, VEIL_E_NOMEM, "fork server: out of memory");
+		goto fail;
+	}
+	s->pid = -1;
+	s->pidfd = s->res_fd = s->log_fd = s->job_fd = -1;
+	s->lim = z->lim;
+	s->prestarted = 1;
+	if (pipe2(jobp, O_CLOEXEC) == -1 || pipe2(resp, O_CLOEXEC) == -1 ||
+	    pipe2(logp, O_CLOEXEC) == -1) {
+		veil_seterr(err, VEIL_E_IO, "fork server: pipe: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	give[0] = jobp[0];
+	give[1] = resp[1];
+	give[2] = logp[1];
+	memset(&m, 0, sizeof(m));
+	m.kind = ZYGOTE_FORK;
+	memset(&mh, 0, sizeof(mh));
+	memset(cm.buf, 0, sizeof(cm.buf));
+	iov.iov_base = &m;
+	iov.iov_len = sizeof(m);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(give));
+	memcpy(CMSG_DATA(c), give, sizeof(give));
+	if (sendmsg(z->ctl, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
+		z->broken = 1;
+		veil_seterr(err, VEIL_E_IO, "fork server: gone: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	/* Only the child holds these now (and the server, until it forks). */
+	close(jobp[0]);
+	close(resp[1]);
+	close(logp[1]);
+	jobp[0] = resp[1] = logp[1] = -1;
+	if (zmsg_recv(z, &m, &pidfd) != 0 || m.kind != ZYGOTE_FORKED ||
+	    (m.value == 0) != (pidfd != -1) || (m.value == 0 && m.pid <= 0)) {
+		z->broken = 1;
+		veil_seterr(err, VEIL_E_IO, "fork server: no answer");
+		goto fail;
+	}
+	if (m.value != 0) {
+		/* No child, so no end to come; the server stays usable. */
+		veil_seterr(err, VEIL_E_IO, "fork server: fork: %s",
+		    strerror(m.value));
+		goto fail;
+	}
+	s->pidfd = pidfd;
+	pidfd = -1;
+	s->pid = s->zpid_ = m.pid;
+	s->zyg = z;
+	z->child = s;
+	z->jobs++;
+	s->res_fd = resp[0];
+	s->log_fd = logp[0];
+	s->job_fd = jobp[1];
+	resp[0] = logp[0] = jobp[1] = -1;
+	if (fcntl(s->res_fd, F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(s->log_fd, F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(s->job_fd, F_SETFL, O_NONBLOCK) == -1) {
+		veil_seterr(err, VEIL_E_IO, "fork server: %s",
+		    strerror(errno));
+		goto fail;	/* spawner_free kills it and reads its end */
+	}
+	return s;
+ fail:
+	if (pidfd != -1)
+		close(pidfd);
+	if (jobp[0] != -1)
+		close(jobp[0]);
+	if (jobp[1] != -1)
+		close(jobp[1]);
+	if (resp[0] != -1)
+		close(resp[0]);
+	if (resp[1] != -1)
+		close(resp[1]);
+	if (logp[0] != -1)
+		close(logp[0]);
+	if (logp[1] != -1)
+		close(logp[1]);
+	spawner_free(s);
+	return NULL;
+}
+
+unsigned int
+spawner_zygote_jobs(const struct spawner_zygote *z)
+{
+	return z->jobs;
+}
+
+int
+spawner_zygote_broken(const struct spawner_zygote *z)
+{
+	return z->broken;
+}
+
+pid_t
+spawner_zygote_pid(const struct spawner_zygote *z)
+{
+	return z->proc->pid;
+}
+
+void
+spawner_zygote_free(struct spawner_zygote *z)
+{
+	struct spawner_outcome o;
+	struct spawner *c;
+
+	if (z == NULL)
+		return;
+	if ((c = z->child) != NULL) {
+		/* Its child dies with it (the namespace's init): say so. */
+		spawner_kill(c);
+		c->zyg = NULL;
+		c->zlost = 1;
+		c->pid = -1;
+		c->exited = 1;
+		z->child = NULL;
+	}
+	close(z->ctl);
+	spawner_kill(z->proc);
+	if (spawner_wait(z->proc, &o) == 0)
+		spawner_outcome_free(&o);
+	spawner_free(z->proc);
+	free(z);
+}
+
+/* }====== */

@@ -8,6 +8,13 @@
  * then read the job frame and validate the tables, which are untrusted
  * input as far as this process is concerned.
  *
+ * A fork server (--zygote 1, veild's runners): the same start, with the
+ * control socket on descriptor 0 instead of a job, and then serve():
+ * for each request, a fork whose child puts the request's descriptors in
+ * place, finishes its confinement and goes on exactly as a worker
+ * started cold (confine_serve); the server itself never reads a job, a
+ * table's contents or a result. See worker_proto.h for the messages.
+ *
  * Built twice. veil-worker runs buyers' jobs (kinds "describe" and "lua")
  * and holds no cryptographic code at all. veil-ingest, built with
  * VEIL_INGEST_KINDS, is also the ingest child: kinds "check" (a schema
@@ -638,7 +645,7 @@ main(int argc, char **argv)
 	const char *step, *kind;
 	size_t len, klen;
 	void *buf;
-	int i, netns = -1;
+	int i, netns = -1, zygote = 0;
 
 	for (i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--tables") == 0)
@@ -653,13 +660,16 @@ main(int argc, char **argv)
 			nextra = (int)num_arg(argv[i + 1]);
 		else if (strcmp(argv[i], "--netns") == 0)
 			netns = (int)num_arg(argv[i + 1]);
+		else if (strcmp(argv[i], "--zygote") == 0)
+			zygote = num_arg(argv[i + 1]) != 0;
 		else
 			_exit(WORKER_EXIT_USAGE);
 	}
 	if (i != argc || ntables < 0 || ntables > WORKER_MAX_TABLES)
 		_exit(WORKER_EXIT_USAGE);
 	/* The one layout with extra descriptors: the ingest child's. */
-	if (nextra != 0 && (nextra != WORKER_INGEST_EXTRA || ntables != 0))
+	if (nextra != 0 && (nextra != WORKER_INGEST_EXTRA || ntables != 0 ||
+	    zygote))
 		_exit(WORKER_EXIT_USAGE);
 	map_tables();
 	for (i = 0; i < ntables; i++)
@@ -685,10 +695,23 @@ main(int argc, char **argv)
 	co.memory_bytes = 0;	/* ASan's shadow needs terabytes of AS */
 #endif
 	co.cpu_seconds = cpu;
-	arm_cpu_timer(cpu_ms);
+	co.zygote = zygote;
+	if (!zygote)
+		arm_cpu_timer(cpu_ms);
 	if (confine_self(&co, &level, &step) == -1) {
 		wlog("confinement failed at %s: %s", step, strerror(errno));
 		_exit(WORKER_EXIT_CONFINE);
+	}
+	if (zygote) {
+		/* Returns in each child, which then confines itself for
+		 * its job: its own CPU timer first (not inherited). */
+		confine_serve(&co);
+		arm_cpu_timer(cpu_ms);
+		if (confine_child(&co, &step) == -1) {
+			wlog("confinement failed at %s: %s", step,
+			    strerror(errno));
+			_exit(WORKER_EXIT_CONFINE);
+		}
 	}
 
 	/* Untrusted from here on. */

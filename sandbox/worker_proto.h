@@ -32,6 +32,17 @@
  *               (hex SHA-256 of the table bytes)}; errors: "input" (CSV,
  *               schema or policy: the message names file, line, column),
  *               "memory", "output" (the table does not fit the memfd).
+ * Fork server (--zygote 1; not with --extra): descriptor 0 is a
+ * SOCK_SEQPACKET socket to the spawner instead of a job, 1 and 2 as
+ * above, the tables as above. Each message is one struct zygote_msg.
+ * The spawner sends ZYGOTE_FORK with three descriptors (SCM_RIGHTS): the
+ * child's job (a pipe's read end), result and log (pipes' write ends).
+ * The server forks; the child takes them as its 0, 1 and 2 and runs like
+ * a worker started cold. The server answers ZYGOTE_FORKED {pid (in its
+ * namespace), value 0 or errno} with the child's pidfd (none on error),
+ * then waits for the child and sends ZYGOTE_ENDED {pid, value: the wait
+ * status, cpu_us: its user + system CPU}. One child at a time; the
+ * server exits when the socket closes.
  * Result frame (msgpack map): "status" ("ok" | "error"), "class" (error
  * class, with "error"), "message" (str, withheld from buyers on real
  * data), "confinement" (uint, CONFINE_* bits), "results" (map), "stats"
@@ -39,6 +50,8 @@
  */
 #ifndef VEIL_WORKER_PROTO_H
 #define VEIL_WORKER_PROTO_H
+
+#include <stdint.h>
 
 #define WORKER_FD_JOB		0
 #define WORKER_FD_RESULT	1
@@ -54,6 +67,16 @@
 /* job frame bytes: a schema and a policy of up to 4 MiB each (luadata.h) */
 #define WORKER_MAX_JOB		(9u << 20)
 #define WORKER_BASE_AS		(256ull << 20)	/* code, libs, stacks */
+
+enum { ZYGOTE_FORK = 1, ZYGOTE_FORKED, ZYGOTE_ENDED };
+
+struct zygote_msg {
+	int32_t		kind;
+	int32_t		pid;
+	int32_t		value;
+	int32_t		pad;
+	uint64_t	cpu_us;
+};
 
 /* Exit codes of a worker that could not write a result frame. */
 #define WORKER_EXIT_OK		0

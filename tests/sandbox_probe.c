@@ -9,7 +9,11 @@
  *   state
  * Cases ending in "-ns" skip the seccomp filter to test the layers below
  * it (namespaces, empty root, dropped ids) on their own.
+ * With "--zygote 1" it is a fork server instead (confine_serve, as
+ * veil-worker's): descriptor 0 is the spawner's socket, and each child
+ * it forks finishes its confinement (confine_child) and then does CASE.
  * Usage: sandbox-probe CASE [ARG] [--tables N --memory B --cpu S]
+ *        [--zygote 1]
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -190,6 +194,10 @@ run(const char *c, const char *arg, unsigned int level)
 	if (strcmp(c, "write-ns") == 0)	/* a read-only root */
 		TRY(mkdir("/x", 0700));
 	/* Through the spawner: results and limits. */
+	/* 16: a child of a fork server, in a PID namespace under it (its
+	 * parent is the namespace's init); 17: not. */
+	if (strcmp(c, "pid-ns") == 0)
+		return getppid() == 1 && getpid() > 1 ? 16 : 17;
 	if (strcmp(c, "ok") == 0) {
 		p = malloc(32 << 20);	/* memory still works */
 		if (p == NULL)
@@ -304,6 +312,8 @@ main(int argc, char **argv)
 			co.cpu_seconds = strtoull(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "--netns") == 0)
 			co.netns_fd = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--zygote") == 0)
+			co.zygote = atoi(argv[i + 1]) != 0;
 	}
 	if (co.memory_bytes > 0)
 		co.memory_bytes += WORKER_BASE_AS;
@@ -316,6 +326,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "probe: confinement failed at %s: %s\n", step,
 		    strerror(errno));
 		return WORKER_EXIT_CONFINE;
+	}
+	if (co.zygote) {
+		confine_serve(&co);	/* returns in each child */
+		if (confine_child(&co, &step) == -1) {
+			fprintf(stderr, "probe: child confinement failed at "
+			    "%s: %s\n", step, strerror(errno));
+			return WORKER_EXIT_CONFINE;
+		}
 	}
 	if (getenv("PROBE_VERBOSE") != NULL) {
 		char d[128];

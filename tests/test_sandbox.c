@@ -681,8 +681,15 @@ as_worker(int argc, char **argv)
 			co.cpu_seconds = strtoull(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "--netns") == 0)
 			co.netns_fd = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--zygote") == 0)
+			co.zygote = atoi(argv[i + 1]) != 0;
 	if (confine_self(&co, &level, &step) == -1)
 		_exit(WORKER_EXIT_CONFINE);
+	if (co.zygote) {
+		confine_serve(&co);
+		if (confine_child(&co, &step) == -1)
+			_exit(WORKER_EXIT_CONFINE);
+	}
 	if (strcmp(argv[2], "partial") == 0) {
 		(void)!read(WORKER_FD_JOB, small, sizeof(small));
 		_exit(3);
@@ -1384,6 +1391,277 @@ test_worker_has_no_ingest_kinds(void **state)
 
 /* }====== */
 
+/* {====== fork servers (spawner_zygote_*) */
+
+static struct spawner_zygote *
+zygote(const char *path, char *const av[], const int *fds, size_t n,
+    const struct spawner_limits *l)
+{
+	struct spawner_zygote *z;
+	struct veil_err err;
+
+	if ((z = spawner_zygote_start(path, av, fds, n, l, &err)) == NULL)
+		fail_msg("spawner_zygote_start: %s", err.msg);
+	return z;
+}
+
+/* One child of z: given its job (which a probe may never read), ended. */
+static void
+zygote_run(struct spawner_zygote *z, const void *job, size_t len,
+    struct spawner_outcome *out)
+{
+	struct spawner *s;
+	struct veil_err err;
+
+	if ((s = spawner_zygote_fork(z, &err)) == NULL)
+		fail_msg("spawner_zygote_fork: %s", err.msg);
+	(void)spawner_submit(s, job, len, &err);
+	assert_int_equal(spawner_wait(s, out), 0);
+	spawner_free(s);
+}
+
+/* A probe case through its own fork server, twice: same fate each time. */
+static void
+zygote_probe(const char *c, const char *arg, struct spawner_outcome *out)
+{
+	struct spawner_limits l = limits(0, 5000, 10000, 4096);
+	char *av[3] = { (char *)c, (char *)arg, NULL };
+	struct spawner_outcome first;
+	struct spawner_zygote *z;
+
+	z = zygote(probe_path, av, NULL, 0, &l);
+	zygote_run(z, "x", 1, &first);
+	zygote_run(z, "x", 1, out);
+	assert_int_equal(first.status, out->status);
+	assert_int_equal(first.signal, out->signal);
+	assert_int_equal(first.exit_code, out->exit_code);
+	assert_int_equal(spawner_zygote_jobs(z), 2);
+	assert_false(spawner_zygote_broken(z));
+	spawner_outcome_free(&first);
+	spawner_zygote_free(z);
+}
+
+static void
+zygote_expect_sigsys(const char *c, const char *arg)
+{
+	struct spawner_outcome out;
+
+	zygote_probe(c, arg, &out);
+	if (out.status != SPAWN_SANDBOX || out.signal != SIGSYS)
+		fail_msg("probe %s through a fork server: expected SIGSYS, "
+		    "got %s (signal %d, exit %d): %s", c,
+		    spawner_status_name(out.status), out.signal,
+		    out.exit_code, out.log);
+	spawner_outcome_free(&out);
+}
+
+static void
+zygote_expect_exit(const char *c, const char *arg, int code)
+{
+	struct spawner_outcome out;
+
+	zygote_probe(c, arg, &out);
+	if (out.signal != 0 || out.exit_code != code)
+		fail_msg("probe %s through a fork server: expected exit %d, "
+		    "got %s (signal %d, exit %d): %s", c, code,
+		    spawner_status_name(out.status), out.signal,
+		    out.exit_code, out.log);
+	spawner_outcome_free(&out);
+}
+
+/*
+ * The attacks of test_forbidden_syscalls_kill and friends, by children
+ * of a fork server: each child runs under the server's filter and the
+ * job filter stacked on it, with NPROC 0, and each dies alone; the
+ * server forks the next as if nothing happened.
+ */
+static void
+test_zygote_forbidden_syscalls(void **state)
+{
+	static const char *const kills[] = {
+		"socket-inet", "socket-unix", "socket-netlink", "connect",
+		"execve", "fork", "vfork", "clone", "clone3", "ptrace",
+		"io-uring", "int80", "x32", "mmap-exec", "mprotect-exec",
+		"setuid", "unshare", "chdir", NULL
+	};
+	char me[32];
+	int i, before = count_fds();
+
+	(void)state;
+	for (i = 0; kills[i] != NULL; i++)
+		zygote_expect_sigsys(kills[i], NULL);
+	snprintf(me, sizeof(me), "%d", (int)getpid());
+	zygote_expect_sigsys("kill-parent", me);
+	zygote_expect_sigsys("write-other", "0");
+	zygote_expect_sigsys("write-other", "3");
+	zygote_expect_sigsys("read-other", "1");
+	zygote_expect_exit("open", NULL, 10);
+	zygote_expect_exit("proc-mem", NULL, 10);
+	zygote_expect_exit("ok", NULL, 0);
+	assert_int_equal(count_fds(), before);
+}
+
+static void
+test_zygote_layers(void **state)
+{
+	int st = probe("root-ns", NULL);
+
+	(void)state;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 21) {
+		print_message("namespaces refused by this kernel: skipped\n");
+		skip();
+	}
+	zygote_expect_exit("root-ns", NULL, 12);
+	zygote_expect_exit("net-ns", NULL, 13);
+	zygote_expect_exit("uid-ns", NULL, 14);
+	zygote_expect_exit("write-ns", NULL, 15);
+	/* Children share a PID namespace under their server, its init. */
+	zygote_expect_exit("pid-ns", NULL, 16);
+	expect_exit("pid-ns", NULL, 17);	/* a cold worker: alone */
+}
+
+static void
+test_zygote_limits(void **state)
+{
+	struct spawner_limits l;
+	struct spawner_outcome out;
+	struct spawner_zygote *z;
+	char *av[2] = { NULL, NULL };
+
+	(void)state;
+#if !defined(__SANITIZE_ADDRESS__)
+	l = limits(64 << 20, 5000, 10000, 4096);
+	av[0] = "memory";
+	z = zygote(probe_path, av, NULL, 0, &l);
+	zygote_run(z, "x", 1, &out);
+	assert_int_equal(out.status, SPAWN_MEMORY);
+	spawner_outcome_free(&out);
+	spawner_zygote_free(z);
+#endif
+	/* Each child's CPU is its own: the server's never counts. */
+	l = limits(0, 1000, 20000, 4096);
+	av[0] = "cpu";
+	z = zygote(probe_path, av, NULL, 0, &l);
+	zygote_run(z, "x", 1, &out);
+	assert_int_equal(out.status, SPAWN_CPU);
+	assert_true(out.cpu_ms >= 500);
+	spawner_outcome_free(&out);
+	zygote_run(z, "x", 1, &out);
+	assert_int_equal(out.status, SPAWN_CPU);
+	spawner_outcome_free(&out);
+	spawner_zygote_free(z);
+
+	l = limits(0, 30000, 300, 4096);
+	av[0] = "hang";
+	z = zygote(probe_path, av, NULL, 0, &l);
+	zygote_run(z, "x", 1, &out);
+	assert_int_equal(out.status, SPAWN_WALL);
+	assert_true(out.wall_ms < 5000);
+	spawner_outcome_free(&out);
+	zygote_run(z, "x", 1, &out);
+	assert_int_equal(out.status, SPAWN_WALL);
+	spawner_outcome_free(&out);
+	assert_false(spawner_zygote_broken(z));
+	spawner_zygote_free(z);
+}
+
+/* The real worker: the same outcomes as cold starts, child after child. */
+static void
+test_zygote_same_outcome(void **state)
+{
+	struct spawner_limits l = limits(256 << 20, 5000, 10000, 65536);
+	struct spawner_outcome cold, warm;
+	struct spawner_zygote *z;
+	struct spawner *s;
+	struct veil_err err;
+	const msgpack_object *t;
+	char *job;
+	void *buf;
+	size_t len, joblen;
+	uint64_t a;
+	int fds[2], before, k;
+	static const char *const kinds[] = { "describe", "mine-bitcoin",
+	    "describe", "describe" };
+
+	(void)state;
+	before = count_fds();
+	table_fds(fds, &buf, &len);
+	z = zygote(worker_path, NULL, fds, 2, &l);
+	for (k = 0; k < 4; k++) {
+		job = framed_job(kinds[k], 2, 0, &joblen);
+		if ((s = spawner_start_fds(worker_path, NULL, fds, 2, job,
+		    joblen, &l, &err)) == NULL)
+			fail_msg("spawner_start_fds: %s", err.msg);
+		assert_int_equal(spawner_wait(s, &cold), 0);
+		spawner_free(s);
+		zygote_run(z, job, joblen, &warm);
+		free(job);
+		if (warm.status != cold.status)
+			fail_msg("status %s, cold %s; log: %s",
+			    spawner_status_name(warm.status),
+			    spawner_status_name(cold.status), warm.log);
+		assert_int_equal(warm.confinement, cold.confinement);
+		assert_string_equal(warm.class, cold.class);
+		assert_string_equal(warm.message, cold.message);
+		if (warm.status == SPAWN_FINISHED) {
+			assert_non_null(t = frame_get(warm.results, "second"));
+			assert_int_equal(frame_get_uint(t, "digest", &a), 0);
+			assert_true(a == fnv(buf, len));
+		} else
+			assert_string_equal(warm.class, "input");
+		assert_true(warm.cpu_ms > 0);
+		spawner_outcome_free(&cold);
+		spawner_outcome_free(&warm);
+	}
+	assert_int_equal(spawner_zygote_jobs(z), 4);
+	spawner_zygote_free(z);
+	close(fds[0]);
+	close(fds[1]);
+	free(buf);
+	assert_int_equal(count_fds(), before);
+}
+
+/*
+ * A server that dies takes its running child with it (the namespace's
+ * init), and says so: the child's wait fails, the server is broken,
+ * nothing is left open.
+ */
+static void
+test_zygote_death(void **state)
+{
+	struct spawner_limits l = limits(0, 30000, 20000, 4096);
+	struct spawner_outcome out;
+	struct spawner_zygote *z;
+	struct spawner *s;
+	struct veil_err err;
+	char *av[2] = { "hang", NULL };
+	int before = count_fds();
+
+	(void)state;
+	z = zygote(probe_path, av, NULL, 0, &l);
+	assert_non_null(s = spawner_zygote_fork(z, &err));
+	assert_int_equal(spawner_submit(s, "x", 1, &err), 0);
+	/* Busy: one child at a time. */
+	assert_null(spawner_zygote_fork(z, &err));
+	assert_int_equal(kill(spawner_zygote_pid(z), SIGKILL), 0);
+	assert_int_not_equal(spawner_wait(s, &out), 0);
+	spawner_free(s);
+	assert_true(spawner_zygote_broken(z));
+	assert_null(spawner_zygote_fork(z, &err));
+	spawner_zygote_free(z);
+
+	/* Freed with a child out: both go. */
+	z = zygote(probe_path, av, NULL, 0, &l);
+	assert_non_null(s = spawner_zygote_fork(z, &err));
+	assert_int_equal(spawner_submit(s, "x", 1, &err), 0);
+	spawner_zygote_free(z);
+	assert_int_not_equal(spawner_wait(s, &out), 0);
+	spawner_free(s);
+	assert_int_equal(count_fds(), before);
+}
+
+/* }====== */
+
 int
 main(int argc, char **argv)
 {
@@ -1409,6 +1687,11 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_prestart_forbidden_syscall),
 		cmocka_unit_test(test_prestart_threads),
 		cmocka_unit_test(test_worker_has_no_ingest_kinds),
+		cmocka_unit_test(test_zygote_forbidden_syscalls),
+		cmocka_unit_test(test_zygote_layers),
+		cmocka_unit_test(test_zygote_limits),
+		cmocka_unit_test(test_zygote_same_outcome),
+		cmocka_unit_test(test_zygote_death),
 		/* From here on, as root, every worker shares one network
 		 * namespace: the attacks again, then jobs. */
 		cmocka_unit_test(test_shared_netns),
@@ -1417,6 +1700,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_layers_below_the_filter),
 		cmocka_unit_test(test_prestart_same_outcome),
 		cmocka_unit_test(test_prestart_forbidden_syscall),
+		cmocka_unit_test(test_zygote_forbidden_syscalls),
+		cmocka_unit_test(test_zygote_same_outcome),
 	};
 
 	if (argc > 2 && strcmp(argv[1], "--as-worker") == 0)
