@@ -15,6 +15,8 @@
  *   (d) pre-started, back to back: the next job is submitted as soon as
  *       the last one ended, idle or not; a pool of one then runs at the
  *       rate workers can be started, and that is what it measures;
+ *   (e) a child of a fork server (spawner_zygote_fork), back to back:
+ *       fork, the child's own confinement, job, result; what veild runs;
  * and the references: fork + _exit + wait of a trivial child, posix_spawn
  * of /bin/true, and `bwrap --unshare-all --ro-bind / / true` if
  * bubblewrap is installed. The goal (issue 3): median at most 1 ms
@@ -246,6 +248,47 @@ run_prestarted(const struct setup *u, struct series *s, int runs,
 	return r;
 }
 
+/* (e): children of one fork server, one after another. */
+static int
+run_zygote(const struct setup *u, struct series *s, int runs, double *cpu)
+{
+	struct spawner_outcome out;
+	struct spawner_zygote *z;
+	struct spawner *cur;
+	struct veil_err err;
+	double t0, start = now_ms(), sum = 0;
+	int r = -1;
+
+	if ((z = spawner_zygote_start(u->worker, NULL, &u->tfd, 1, &u->lim,
+	    &err)) == NULL)
+		goto fail;
+	for (s->n = 0; s->n < runs && now_ms() - start < BUDGET_MS; s->n++) {
+		t0 = now_ms();
+		if ((cur = spawner_zygote_fork(z, &err)) == NULL)
+			goto fail;
+		if (spawner_submit(cur, u->job, u->joblen, &err) != 0) {
+			spawner_free(cur);
+			goto fail;
+		}
+		if (check(cur, &out) != 0) {
+			spawner_free(cur);
+			goto out;
+		}
+		s->t[s->n] = now_ms() - t0;
+		sum += out.cpu_ms;
+		spawner_outcome_free(&out);
+		spawner_free(cur);
+	}
+	*cpu = s->n ? sum / s->n : 0;
+	r = 0;
+	goto out;
+ fail:
+	fprintf(stderr, "bench_spawn: %s\n", err.msg);
+ out:
+	spawner_zygote_free(z);
+	return r;
+}
+
 /* A child that does nothing: fork + _exit + wait. */
 static int
 run_fork(struct series *s, int runs)
@@ -394,12 +437,16 @@ bench_empty(struct setup *u, int runs)
 	    NULL, 0, 0, 0 };
 	struct series b2b = { "(d) pre-started, back to back (no idle time)",
 	    NULL, 0, 0, 0 };
+	struct series zyg = { "(e) child of a fork server, back to back",
+	    NULL, 0, 0, 0 };
 	struct series frk = { "ref fork + _exit + wait", NULL, 0, 0, 0 };
 	struct series spn = { "ref posix_spawn /bin/true + wait", NULL, 0, 0,
 	    0 };
 	struct series bw = { "ref bwrap --unshare-all --ro-bind / / true",
 	    NULL, 0, 0, 0 };
-	struct series *all[] = { &cold, &pre, &set, &b2b, &frk, &spn, &bw };
+	struct series *all[] = { &cold, &pre, &set, &b2b, &zyg, &frk, &spn,
+	    &bw };
+	double zcpu = 0;
 	char bwpath[4096];
 	const char *bwrap = find_bwrap(bwpath, sizeof(bwpath));
 	size_t i;
@@ -419,6 +466,7 @@ bench_empty(struct setup *u, int runs)
 	    run_prestarted(u, &pre, runs, POOL_ONE) != 0 ||
 	    run_prestarted(u, &set, runs, POOL_ALONE) != 0 ||
 	    run_prestarted(u, &b2b, runs, POOL_BACK_TO_BACK) != 0 ||
+	    run_zygote(u, &zyg, runs, &zcpu) != 0 ||
 	    run_fork(&frk, runs) != 0 ||
 	    run_spawn("/bin/true", tav, &spn, runs) != 0)
 		goto out;
@@ -462,6 +510,8 @@ bench_empty(struct setup *u, int runs)
 	    pre.med, met(set.med <= 0.5), set.med);
 	printf("  (d) is bounded by how fast workers start: a pool only "
 	    "hides the spawn while jobs come slower than that\n");
+	printf("  (e) the child's own CPU per job: %.3f ms; (e) / (d) median "
+	    "%.2fx\n", zcpu, zyg.med / b2b.med);
 	r = 0;
  out:
 	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -83,6 +84,8 @@ struct runner {
 	struct bench		*b;
 	pthread_barrier_t	*start;
 	double			 deadline;	/* set before the barrier */
+	double			 start_ms;	/* paced: the schedule's t0 */
+	double			 period;	/* paced: ms between jobs, or 0 */
 	double			*lat;		/* ms per job */
 	size_t			 n, cap;
 	size_t			 failed;
@@ -332,13 +335,27 @@ one_job(struct client *c, char *msg, size_t len)
 	return r;
 }
 
+static void
+sleep_until(double t_ms)
+{
+	struct timespec ts;
+	double left = t_ms - now_ms();
+
+	if (left <= 0)
+		return;
+	ts.tv_sec = (time_t)(left / 1e3);
+	ts.tv_nsec = (long)((left - (double)ts.tv_sec * 1e3) * 1e6);
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
 static void *
 runner_main(void *arg)
 {
 	struct runner *r = arg;
 	struct veil_err err;
 	struct client *c;
-	double t0, *nl;
+	double t0, next, *nl;
 	int rc;
 
 	veil_err_clear(&err);
@@ -349,8 +366,20 @@ runner_main(void *arg)
 	}
 	__atomic_add_fetch(&r->b->ready, 1, __ATOMIC_ACQ_REL);
 	pthread_barrier_wait(r->start);
+	next = r->start_ms;
 	while (c != NULL && now_ms() < r->deadline) {
 		t0 = now_ms();
+		if (r->period > 0) {
+			/* Paced: each job at its slot, its latency from the
+			 * slot, so that a client fallen behind counts its
+			 * wait (no coordinated omission). */
+			if (next >= r->deadline)
+				break;
+			if (next > t0)
+				sleep_until(next);
+			t0 = next;
+			next += r->period;
+		}
 		if ((rc = one_job(c, r->msg, sizeof(r->msg))) < 0) {
 			r->error = 1;
 			break;
@@ -374,39 +403,121 @@ runner_main(void *arg)
 	return NULL;
 }
 
-/*
- * CPU time of veild and of the workers it has reaped, in ms, from
- * /proc/PID/stat (utime, stime, cutime, cstime: fields 14 to 17).
- */
-static void
-veild_cpu_ms(pid_t pid, double *self, double *kids)
+struct pstat {
+	pid_t			pid, ppid;	/* pid < 0: counted */
+	unsigned long long	t;
+};
+
+/* Whether pid is among the counted (negated) entries. */
+static int
+is_marked(const struct pstat *ps, size_t n, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ps[i].pid == -pid)
+			return 1;
+	return 0;
+}
+
+/* One /proc/PID/stat: ppid, then utime, stime, cutime, cstime. */
+static int
+proc_stat(pid_t pid, pid_t *ppid, unsigned long long t[4])
 {
 	char path[64], buf[1024], *p;
-	unsigned long long t[4];
 	size_t n;
 	FILE *f;
+	int pp;
 
-	*self = *kids = 0;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if ((f = fopen(path, "r")) == NULL)
-		return;
+		return -1;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
 	/* The command name may hold spaces; fields start after its ')'. */
 	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2,
-	    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
-	    &t[0], &t[1], &t[2], &t[3]) != 4)
-		return;
-	*self = (double)(t[0] + t[1]) * 1e3 / (double)sysconf(_SC_CLK_TCK);
-	*kids = (double)(t[2] + t[3]) * 1e3 / (double)sysconf(_SC_CLK_TCK);
+	    "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
+	    &pp, &t[0], &t[1], &t[2], &t[3]) != 5)
+		return -1;
+	*ppid = (pid_t)pp;
+	return 0;
 }
 
-/* Runs nclients threads for b->seconds; prints one line. */
+/*
+ * CPU time in ms of veild itself (its threads), and of its workers: the
+ * ones it reaped (its cutime and cstime) and every live descendant's own
+ * and reaped time. Workers are grandchildren and deeper (a fork
+ * server's shell, the server, its children), reaped by the server: a
+ * live process's cutime counts only the dead, so nothing is counted
+ * twice, short of a process reaped between two reads here.
+ */
+static void
+veild_cpu_ms(pid_t pid, double *self, double *kids)
+{
+	struct pstat *ps = NULL, *np;
+	unsigned long long t[4], sum = 0;
+	size_t n = 0, cap = 0, i;
+	struct dirent *e;
+	char *end;
+	DIR *d;
+	pid_t q, pp;
+	int changed;
+	long tck = sysconf(_SC_CLK_TCK);
+
+	*self = *kids = 0;
+	if (proc_stat(pid, &pp, t) != 0)
+		return;
+	*self = (double)(t[0] + t[1]) * 1e3 / (double)tck;
+	sum = t[2] + t[3];
+	if ((d = opendir("/proc")) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		q = (pid_t)strtol(e->d_name, &end, 10);
+		if (*end != '\0' || q <= 0 || q == pid ||
+		    proc_stat(q, &pp, t) != 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			if ((np = realloc(ps, cap * sizeof(*ps))) == NULL)
+				break;
+			ps = np;
+		}
+		ps[n].pid = q;
+		ps[n].ppid = pp;
+		ps[n++].t = t[0] + t[1] + t[2] + t[3];
+	}
+	closedir(d);
+	/* Mark descendants (ppid -> pid = 0 once counted). */
+	do {
+		changed = 0;
+		for (i = 0; i < n; i++)
+			if (ps[i].ppid == pid || (ps[i].ppid > 0 &&
+			    ps[i].ppid != ps[i].pid && is_marked(ps, n,
+			    ps[i].ppid))) {
+				if (ps[i].pid > 0) {
+					sum += ps[i].t;
+					ps[i].pid = -ps[i].pid;
+					changed = 1;
+				}
+			}
+	} while (changed);
+	free(ps);
+	*kids = (double)sum * 1e3 / (double)tck;
+}
+
+/*
+ * Runs nclients threads for b->seconds; prints one line. rate 0: each
+ * client submits its next job as soon as its last one ended (closed
+ * loop: throughput at saturation, where latency is clients / throughput
+ * by Little's law). rate > 0: the clients together offer rate jobs/s,
+ * each on a fixed schedule, staggered (open loop: latency at that load).
+ */
 static int
-run_concurrency(struct bench *b, int nclients, double ref_jobs,
+run_concurrency(struct bench *b, int nclients, double rate, double ref_jobs,
     double *jobs_s, double *p99)
 {
+	char label[32];
 	pthread_barrier_t start;
 	struct runner *rs;
 	pthread_t *th;
@@ -435,8 +546,11 @@ run_concurrency(struct bench *b, int nclients, double ref_jobs,
 	 * deadline after the barrier. */
 	veild_cpu_ms(b->veild, &self0, &kids0);
 	t0 = now_ms();
-	for (i = 0; i < nclients; i++)
+	for (i = 0; i < nclients; i++) {
 		rs[i].deadline = t0 + b->seconds * 1e3;
+		rs[i].period = rate > 0 ? nclients * 1e3 / rate : 0;
+		rs[i].start_ms = t0 + rs[i].period * i / nclients;
+	}
 	pthread_barrier_wait(&start);
 	for (i = 0; i < nclients; i++)
 		pthread_join(th[i], NULL);
@@ -464,7 +578,11 @@ run_concurrency(struct bench *b, int nclients, double ref_jobs,
 	*jobs_s = (double)total / el;
 	*p99 = pct(all, total, 0.99);
 	n = total ? (double)total : 1;
-	printf("  %7d  %9.0f  %8.2f  %8.2f  %9.2fx  %5.2f + %5.2f", nclients,
+	if (rate > 0)
+		snprintf(label, sizeof(label), "%d @%.0f/s", nclients, rate);
+	else
+		snprintf(label, sizeof(label), "%d", nclients);
+	printf("  %11s  %9.0f  %8.2f  %8.2f  %9.2fx  %5.2f + %5.2f", label,
 	    *jobs_s, pct(all, total, 0.50), *p99, *jobs_s / ref_jobs,
 	    (self1 - self0) / n, (kids1 - kids0) / n);
 	if (failed > 0)
@@ -700,7 +818,7 @@ main(int argc, char **argv)
 	char veild[4096], worker[4096], gen[4096], rows[16];
 	char *gargv[] = { gen, "--rows", rows, "--seed", "1", "--out", NULL,
 	    NULL };
-	double ref, ref_p50 = 0, js[3], p99[3];
+	double ref, ref_p50 = 0, js[4], p99[4];
 	long ncpu;
 	size_t i;
 	int rc = 1;
@@ -773,22 +891,36 @@ main(int argc, char **argv)
 	printf("Small jobs through veild: count + mean on %d rows (dp, "
 	    "epsilon %s each), %d workers on %ld CPUs, %.0f s per row\n",
 	    ROWS, JOB_EPS, b.workers, ncpu, b.seconds);
-	printf("  %7s  %9s  %8s  %8s  %10s  %s\n", "clients", "jobs/s",
+	printf("  %11s  %9s  %8s  %8s  %10s  %s\n", "clients", "jobs/s",
 	    "p50 ms", "p99 ms", "veild/ref", "cpu ms/job");
 	for (i = 0; i < sizeof(conc) / sizeof(conc[0]); i++)
-		if (run_concurrency(&b, conc[i], ref, &js[i], &p99[i]) != 0)
+		if (run_concurrency(&b, conc[i], 0, ref, &js[i], &p99[i]) != 0)
 			goto out;
-	printf("  cpu ms/job: veild's own CPU time + its reaped workers', per "
-	    "job (from /proc, in 10 ms ticks)\n");
+	if (run_concurrency(&b, 32, GOAL_JOBS, ref, &js[3], &p99[3]) != 0)
+		goto out;
+	printf("  clients N: closed loop, each client submits again as soon "
+	    "as its job ends (capacity; p50 ~ N / (jobs/s) by Little's "
+	    "law)\n");
+	printf("  32 @%.0f/s: open loop, the 32 clients offer %.0f jobs/s in "
+	    "all on fixed staggered schedules, latency counted from each "
+	    "job's slot\n", GOAL_JOBS, GOAL_JOBS);
+	printf("  cpu ms/job: veild's own CPU time + its workers' (every "
+	    "descendant, live or reaped), per job (from /proc, in 10 ms "
+	    "ticks)\n");
 	printf("  ref: the same job through the spawner directly "
 	    "(spawner_start + spawner_wait + dp release), sequential: "
 	    "%.0f jobs/s, p50 %.2f ms\n", ref, ref_p50);
+	/* The offered rate counts as carried within 3% (the schedule's
+	 * last slots may fall past the deadline). */
 	printf("  goal (issue): >= %.0f jobs/s on 2 cores and p99 <= %.0f ms "
-	    "with 32 clients; here %.0f jobs/s and p99 %.2f ms on %ld CPUs: "
-	    "%s\n", GOAL_JOBS, GOAL_P99_MS, js[2], p99[2], ncpu,
-	    js[2] >= GOAL_JOBS && p99[2] <= GOAL_P99_MS ? "met" :
+	    "with 32 clients; here %.0f jobs/s at saturation (32 clients) "
+	    "and p99 %.2f ms with 32 clients offering %.0f jobs/s (%.0f "
+	    "carried) on %ld CPUs: %s\n", GOAL_JOBS, GOAL_P99_MS, js[2],
+	    p99[3], GOAL_JOBS, js[3], ncpu,
+	    js[2] >= GOAL_JOBS && js[3] >= 0.97 * GOAL_JOBS &&
+	    p99[3] <= GOAL_P99_MS ? "met" :
 	    js[2] >= GOAL_JOBS ? "throughput met, latency NOT met" :
-	    p99[2] <= GOAL_P99_MS ? "latency met, throughput NOT met" :
+	    p99[3] <= GOAL_P99_MS ? "latency met, throughput NOT met" :
 	    "NOT met");
 	rc = 0;
  out:

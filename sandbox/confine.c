@@ -289,8 +289,43 @@ die(const char *msg, int code)
 	_exit(code);
 }
 
-void
-confine_serve(const struct confine_opts *co)
+/* One struct zygote_msg on the socket, with a descriptor if fd != -1. */
+static int
+zsend(const struct zygote_msg *m, int fd)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct msghdr mh;
+	struct cmsghdr *c;
+	struct iovec iov;
+
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = (void *)m;
+	iov.iov_len = sizeof(*m);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (fd != -1) {
+		memset(cm.buf, 0, sizeof(cm.buf));
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	/* sendmsg, not send (sendto): the filter has the one */
+	return sendmsg(0, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(*m) ? 0 : -1;
+}
+
+/*
+ * In a child forked ahead: waits for its request (the server reads
+ * nothing while a child of its lives) and puts its descriptors in place.
+ */
+static void
+take_request(const struct confine_opts *co)
 {
 	union {
 		struct cmsghdr	hdr;
@@ -300,12 +335,10 @@ confine_serve(const struct confine_opts *co)
 	struct msghdr mh;
 	struct cmsghdr *c;
 	struct iovec iov;
-	struct rusage ru;
-	int fds[3], pidfd, st, i;
+	int fds[3], i;
 	ssize_t n;
-	pid_t pid;
 
-	for (;;) {
+	do {
 		memset(&mh, 0, sizeof(mh));
 		iov.iov_base = &m;
 		iov.iov_len = sizeof(m);
@@ -313,60 +346,54 @@ confine_serve(const struct confine_opts *co)
 		mh.msg_iovlen = 1;
 		mh.msg_control = cm.buf;
 		mh.msg_controllen = sizeof(cm.buf);
-		if ((n = recvmsg(0, &mh, 0)) == -1 && errno == EINTR)
-			continue;
-		if (n == 0)
-			_exit(0);	/* the spawner let go */
-		c = CMSG_FIRSTHDR(&mh);
-		if (n != (ssize_t)sizeof(m) || m.kind != ZYGOTE_FORK ||
-		    (mh.msg_flags & MSG_CTRUNC) || c == NULL ||
-		    c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-		    c->cmsg_len != CMSG_LEN(3 * sizeof(int)))
-			die("fork server: malformed request\n",
-			    WORKER_EXIT_USAGE);
-		memcpy(fds, CMSG_DATA(c), sizeof(fds));
+	} while ((n = recvmsg(0, &mh, 0)) == -1 && errno == EINTR);
+	if (n == 0)
+		_exit(0);	/* the spawner let go */
+	c = CMSG_FIRSTHDR(&mh);
+	if (n != (ssize_t)sizeof(m) || m.kind != ZYGOTE_FORK ||
+	    (mh.msg_flags & MSG_CTRUNC) || c == NULL ||
+	    c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(3 * sizeof(int)))
+		die("fork server: malformed request\n", WORKER_EXIT_USAGE);
+	memcpy(fds, CMSG_DATA(c), sizeof(fds));
+	/* Descriptor 0, the socket, goes with the first dup2. */
+	for (i = 0; i < 3; i++)
+		if (dup2(fds[i], i) == -1)
+			die("fork server: dup2 failed\n", WORKER_EXIT_CONFINE);
+	if (close_fds(co->keep_fds) == -1)
+		die("fork server: close failed\n", WORKER_EXIT_CONFINE);
+}
+
+/*
+ * Each child is forked ahead of its request and waits for it asleep: a
+ * task woken from sleep is scheduled at once, where a new one queues
+ * behind whatever else runs (2-3 ms measured on a loaded machine, 0.2
+ * without load), and the fork leaves the job's critical path.
+ */
+void
+confine_serve(const struct confine_opts *co)
+{
+	struct zygote_msg m;
+	struct rusage ru;
+	int pidfd, st;
+	pid_t pid;
+
+	for (;;) {
 		if ((pid = fork()) == 0) {
-			/* Descriptor 0, the socket, goes with the dup2. */
-			for (i = 0; i < 3; i++)
-				if (dup2(fds[i], i) == -1)
-					die("fork server: dup2 failed\n",
-					    WORKER_EXIT_CONFINE);
-			if (close_fds(co->keep_fds) == -1)
-				die("fork server: close failed\n",
-				    WORKER_EXIT_CONFINE);
+			take_request(co);
 			return;
 		}
-		for (i = 0; i < 3; i++)
-			close(fds[i]);
+		if (pid == -1)
+			die("fork server: fork failed\n", WORKER_EXIT_NOMEM);
+		if ((pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1)
+			die("fork server: pidfd_open failed\n",
+			    WORKER_EXIT_NOMEM);
 		memset(&m, 0, sizeof(m));
-		m.kind = ZYGOTE_FORKED;
+		m.kind = ZYGOTE_READY;
 		m.pid = pid;
-		pidfd = -1;
-		if (pid == -1)
-			m.value = errno;
-		else if ((pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1)
-			m.value = errno;
-		memset(&mh, 0, sizeof(mh));
-		iov.iov_base = &m;
-		iov.iov_len = sizeof(m);
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		if (pidfd != -1) {
-			memset(cm.buf, 0, sizeof(cm.buf));
-			mh.msg_control = cm.buf;
-			mh.msg_controllen = CMSG_SPACE(sizeof(int));
-			c = CMSG_FIRSTHDR(&mh);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
-		}
-		if (sendmsg(0, &mh, MSG_NOSIGNAL) == -1)
-			_exit(0);
-		if (pidfd != -1)
-			close(pidfd);
-		if (pid == -1)
-			continue;
+		if (zsend(&m, pidfd) == -1)
+			_exit(0);	/* the spawner let go */
+		close(pidfd);
 		/* One child at a time: its end is the spawner's to know. */
 		while (wait4(pid, &st, 0, &ru) == -1)
 			if (errno != EINTR)
@@ -379,13 +406,7 @@ confine_serve(const struct confine_opts *co)
 		m.cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
 		    1000000 + (uint64_t)(ru.ru_utime.tv_usec +
 		    ru.ru_stime.tv_usec);
-		memset(&mh, 0, sizeof(mh));
-		iov.iov_base = &m;
-		iov.iov_len = sizeof(m);
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		/* sendmsg, not send (sendto): the filter has the one */
-		if (sendmsg(0, &mh, MSG_NOSIGNAL) == -1)
+		if (zsend(&m, -1) == -1)
 			_exit(0);
 	}
 }

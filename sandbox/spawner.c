@@ -1039,21 +1039,16 @@ spawner_zygote_fork(struct spawner_zygote *z, struct veil_err *err)
 		    strerror(errno));
 		goto fail;
 	}
-	/* Only the child holds these now (and the server, until it forks). */
+	/* Only the child holds these now. */
 	close(jobp[0]);
 	close(resp[1]);
 	close(logp[1]);
 	jobp[0] = resp[1] = logp[1] = -1;
-	if (zmsg_recv(z, &m, &pidfd) != 0 || m.kind != ZYGOTE_FORKED ||
-	    (m.value == 0) != (pidfd != -1) || (m.value == 0 && m.pid <= 0)) {
+	/* The child forked ahead, which has just taken the request. */
+	if (zmsg_recv(z, &m, &pidfd) != 0 || m.kind != ZYGOTE_READY ||
+	    pidfd == -1 || m.pid <= 0) {
 		z->broken = 1;
-		veil_seterr(err, VEIL_E_IO, "fork server: no answer");
-		goto fail;
-	}
-	if (m.value != 0) {
-		/* No child, so no end to come; the server stays usable. */
-		veil_seterr(err, VEIL_E_IO, "fork server: fork: %s",
-		    strerror(m.value));
+		veil_seterr(err, VEIL_E_IO, "fork server: no child ready");
 		goto fail;
 	}
 	s->pidfd = pidfd;
@@ -1116,6 +1111,7 @@ spawner_zygote_free(struct spawner_zygote *z)
 {
 	struct spawner_outcome o;
 	struct spawner *c;
+	struct pollfd pfd;
 
 	if (z == NULL)
 		return;
@@ -1128,8 +1124,18 @@ spawner_zygote_free(struct spawner_zygote *z)
 		c->exited = 1;
 		z->child = NULL;
 	}
+	/*
+	 * Let go: the waiting child reads end of file and exits, then the
+	 * server, then its shell, which this process reaps (and with it
+	 * their CPU time). A server that lingers is killed.
+	 */
 	close(z->ctl);
-	spawner_kill(z->proc);
+	pfd.fd = z->proc->pidfd;
+	pfd.events = POLLIN;
+	while (poll(&pfd, 1, 1000) == -1 && errno == EINTR)
+		;
+	if (!(pfd.revents & POLLIN))
+		spawner_kill(z->proc);
 	if (spawner_wait(z->proc, &o) == 0)
 		spawner_outcome_free(&o);
 	spawner_free(z->proc);

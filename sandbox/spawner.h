@@ -158,10 +158,11 @@ int		 spawner_wait(struct spawner *, struct spawner_outcome *out);
  * than a small job itself (about 1.5 ms against 0.2). A fork server is a
  * worker started with the tables and limits of the jobs to come, confined
  * as any worker (plus a PID namespace of its own, confine.h), that forks
- * one child per job: the child finishes its confinement (RLIMIT_NPROC 0,
- * the CPU limit, the job filter stacked on the server's) and then reads
- * its job from its own pipe, exactly as a pre-started worker does. The
- * server never sees a job, a result or anything a child did: each child
+ * one child per job, ahead of it: the child waits for its descriptors,
+ * finishes its confinement (RLIMIT_NPROC 0, the CPU limit, the job filter
+ * stacked on the server's) and then reads its job from its own pipe,
+ * exactly as a pre-started worker does. The server never holds a job's
+ * descriptors, a result or anything a child did: each child
  * is a fresh copy of the server's untouched address space (the same
  * layout for all, where exec gives each its own; see the README).
  *

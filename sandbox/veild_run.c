@@ -2,7 +2,8 @@
  * veild_run.c: the runner threads. Each has its own catalog handle and
  * sampler. They take checks and ingestions from the task queue, and jobs
  * from the catalog (queued jobs live there, so they survive a restart);
- * every job runs in its own veil-worker. A job's end, its budget charge,
+ * every job runs in its own veil-worker, forked by the runner's fork
+ * server for the job's data set (spawner.h). A job's end, its budget charge,
  * its audit record and its released result commit in one transaction;
  * the event loop makes ended jobs visible at its next tick.
  */
@@ -35,19 +36,23 @@
 #define INGEST_MEMORY	(4ull << 30)
 #define INGEST_CPU_MS	600000
 #define INGEST_WALL_MS	900000
+#define ZYGOTE_MAX_JOBS	1000
 
 struct runner {
 	struct veild	*d;
 	struct catalog	*cat;
 	struct sampler	*smp;
 	/*
-	 * A worker started and confined ahead of the next job, for the
-	 * data set of the last one (the likely next): it waits for its job
-	 * on a pipe and is used once. Spawn and confinement leave the
-	 * critical path; a job on another data set gets a fresh worker.
+	 * A fork server with the table and limits of the last job (the
+	 * likely next): each job on them is a child forked from it, which
+	 * costs a tenth of an exec'd worker's start and confinement. A job
+	 * on another data set or with other limits starts another server;
+	 * a server is retired after ZYGOTE_MAX_JOBS children, so that
+	 * children do not share one address-space layout for ever.
 	 */
-	struct spawner	*warm;
-	int64_t		 warm_ds;
+	struct spawner_zygote *zyg;
+	int64_t		 zyg_ds;
+	struct spawner_limits zyg_lim;
 	/* The last job's policy, parsed (a policy is a Lua data file:
 	 * loading it cost a small job more than its catalog work). */
 	struct policy	*pol;
@@ -56,22 +61,51 @@ struct runner {
 };
 
 static void
-warm_drop_one(struct spawner *sp)
+zygote_drop(struct runner *rn)
 {
-	struct spawner_outcome o;
-
-	spawner_kill(sp);
-	if (spawner_wait(sp, &o) == 0)
-		spawner_outcome_free(&o);
-	spawner_free(sp);
+	spawner_zygote_free(rn->zyg);
+	rn->zyg = NULL;
 }
 
-static void
-warm_drop(struct runner *rn)
+/*
+ * A child of the runner's fork server for this job's data set and
+ * limits, starting a server if there is none fit; NULL if that fails
+ * (the job then gets a worker of its own, started cold).
+ */
+static struct spawner *
+zygote_child(struct runner *rn, int64_t dataset, int fd,
+    const struct spawner_limits *lim)
 {
-	if (rn->warm != NULL)
-		warm_drop_one(rn->warm);
-	rn->warm = NULL;
+	struct spawner *sp;
+	struct veil_err err;
+	int fresh = 0;
+
+	if (rn->zyg != NULL && (rn->zyg_ds != dataset ||
+	    rn->zyg_lim.memory_bytes != lim->memory_bytes ||
+	    rn->zyg_lim.cpu_ms != lim->cpu_ms ||
+	    rn->zyg_lim.wall_ms != lim->wall_ms ||
+	    rn->zyg_lim.output_bytes != lim->output_bytes ||
+	    spawner_zygote_broken(rn->zyg) ||
+	    spawner_zygote_jobs(rn->zyg) >= ZYGOTE_MAX_JOBS))
+		zygote_drop(rn);
+	if (rn->zyg == NULL) {
+		if ((rn->zyg = spawner_zygote_start(rn->d->worker, NULL, &fd, 1,
+		    lim, &err)) == NULL) {
+			fprintf(stderr, "veild: fork server: %s\n", err.msg);
+			return NULL;
+		}
+		rn->zyg_ds = dataset;
+		rn->zyg_lim = *lim;
+		fresh = 1;
+	}
+	if ((sp = spawner_zygote_fork(rn->zyg, &err)) == NULL) {
+		/* A server that never served may not start at all (it
+		 * could not confine itself): the cold worker says why. */
+		if (!fresh)
+			fprintf(stderr, "veild: %s\n", err.msg);
+		zygote_drop(rn);
+	}
+	return sp;
 }
 
 void
@@ -827,16 +861,6 @@ run_job(struct runner *rn, struct job *j)
 		goto out;
 	}
 	jobspec_limits(p, &lim);
-	if (rn->warm != NULL && rn->warm_ds == j->dataset) {
-		sp = rn->warm;
-		rn->warm = NULL;
-		if (spawner_submit(sp, frame.data, frame.size, &err) != 0) {
-			/* It died idle: spawner_wait says how; run afresh. */
-			warm_drop_one(sp);
-			sp = NULL;
-		}
-	} else
-		warm_drop(rn);
 	if ((fd = table_memfd(rn->d, j->dataset, j->name)) == -1) {
 		/* Revoked since the claim, its table gone; or a disk error. */
 		if (still_approved(rn, j->dataset)) {
@@ -847,6 +871,15 @@ run_job(struct runner *rn, struct job *j)
 			(void)finish(rn, j, "refused", "dataset not approved", 0,
 			    NULL, NULL);
 		goto out;
+	}
+	if ((sp = zygote_child(rn, j->dataset, fd, &lim)) != NULL &&
+	    spawner_submit(sp, frame.data, frame.size, &err) != 0) {
+		/* It died before it took its job: how is in its wait. */
+		fprintf(stderr, "veild: job %lld: %s\n", (long long)j->id,
+		    err.msg);
+		spawner_free(sp);
+		sp = NULL;
+		zygote_drop(rn);
 	}
 	if ((sp == NULL && (sp = spawner_start_fds(rn->d->worker, NULL, &fd, 1,
 	    frame.data, frame.size, &lim, &err)) == NULL) ||
@@ -893,16 +926,6 @@ run_job(struct runner *rn, struct job *j)
 	}
 	(void)finish(rn, j, "done", NULL, p->mode == POLICY_DP, &body, &stats);
  out:
-	/*
-	 * The next job on this data set will likely come: its worker
-	 * starts and confines itself now, after this job's end has
-	 * committed, and waits. Same data set, same policy, same limits.
-	 */
-	if (have_out && fd != -1) {
-		rn->warm = spawner_prestart(rn->d->worker, NULL, &fd, 1, &lim,
-		    &err);
-		rn->warm_ds = j->dataset;
-	}
 	if (have_out)
 		spawner_outcome_free(&out);
 	spawner_free(sp);
@@ -948,9 +971,9 @@ runner_main(void *arg)
 		drop = d->revoked != revoked;
 		revoked = d->revoked;
 		pthread_mutex_unlock(&d->mu);
-		/* A revoked table must not stay mapped in an idle worker. */
+		/* A revoked table must not stay mapped in a fork server. */
 		if (drop)
-			warm_drop(rn);
+			zygote_drop(rn);
 		if (t != NULL) {
 			if (t->kind == TASK_CHECK)
 				run_check(rn, t);
@@ -965,12 +988,16 @@ runner_main(void *arg)
 			pthread_mutex_lock(&d->mu);
 			d->finished++;
 			stop = d->stopping || d->tasks != NULL;
+			drop = d->revoked != revoked;
+			revoked = d->revoked;
 			pthread_mutex_unlock(&d->mu);
+			if (drop)
+				zygote_drop(rn);
 			if (stop)
 				break;
 		}
 	}
-	warm_drop(rn);
+	zygote_drop(rn);
 	policy_free(rn->pol);
 	free(rn->pol_text);
 	sampler_free(rn->smp);

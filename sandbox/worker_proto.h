@@ -35,14 +35,15 @@
  * Fork server (--zygote 1; not with --extra): descriptor 0 is a
  * SOCK_SEQPACKET socket to the spawner instead of a job, 1 and 2 as
  * above, the tables as above. Each message is one struct zygote_msg.
- * The spawner sends ZYGOTE_FORK with three descriptors (SCM_RIGHTS): the
- * child's job (a pipe's read end), result and log (pipes' write ends).
- * The server forks; the child takes them as its 0, 1 and 2 and runs like
- * a worker started cold. The server answers ZYGOTE_FORKED {pid (in its
- * namespace), value 0 or errno} with the child's pidfd (none on error),
- * then waits for the child and sends ZYGOTE_ENDED {pid, value: the wait
- * status, cpu_us: its user + system CPU}. One child at a time; the
- * server exits when the socket closes.
+ * The server forks a child ahead of its job and sends ZYGOTE_READY {pid
+ * (in its namespace)} with the child's pidfd (SCM_RIGHTS). The child
+ * waits on the socket for ZYGOTE_FORK from the spawner, with three
+ * descriptors: its job (a pipe's read end), result and log (pipes' write
+ * ends); it takes them as its 0, 1 and 2 and runs like a worker started
+ * cold. The server waits for it, sends ZYGOTE_ENDED {pid, value: the
+ * wait status, cpu_us: its user + system CPU}, and forks the next. One
+ * child at a time; when the socket closes, the waiting child and then
+ * the server exit.
  * Result frame (msgpack map): "status" ("ok" | "error"), "class" (error
  * class, with "error"), "message" (str, withheld from buyers on real
  * data), "confinement" (uint, CONFINE_* bits), "results" (map), "stats"
@@ -68,7 +69,7 @@
 #define WORKER_MAX_JOB		(9u << 20)
 #define WORKER_BASE_AS		(256ull << 20)	/* code, libs, stacks */
 
-enum { ZYGOTE_FORK = 1, ZYGOTE_FORKED, ZYGOTE_ENDED };
+enum { ZYGOTE_FORK = 1, ZYGOTE_READY, ZYGOTE_ENDED };
 
 struct zygote_msg {
 	int32_t		kind;
