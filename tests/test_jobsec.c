@@ -7,7 +7,10 @@
  * friends, changing library tables and the string metatable, memory
  * bombs, infinite loops at top level, inside pcall, in library callbacks
  * and in finalizers. Then what a job may say: print only with mode none
- * or mock data (to the log), error texts in "message".
+ * or mock data (to the log), error texts in "message". Every test runs
+ * twice: in workers started cold, then in children of a fork server, as
+ * veild runs jobs (one server for as long as the limits stay the same,
+ * so each attempt also meets the server after the last one's child).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,6 +88,39 @@ struct ljob {
 	uint32_t	 cpu_ms;	/* 0: 5000 */
 };
 
+/* The second round: jobs in children of one fork server (spawner.h). */
+static int use_zygote;
+static struct spawner_zygote *zyg;
+static struct spawner_limits zyg_lim;
+static int zyg_fd = -1;
+
+/* A child of the fork server for limits l, given its job. */
+static struct spawner *
+zygote_job(const struct spawner_limits *l, const void *job, size_t len)
+{
+	struct spawner *s;
+	struct veil_err err;
+
+	if (zyg != NULL && (zyg_lim.cpu_ms != l->cpu_ms ||
+	    zyg_lim.memory_bytes != l->memory_bytes ||
+	    spawner_zygote_broken(zyg))) {
+		spawner_zygote_free(zyg);
+		zyg = NULL;
+	}
+	if (zyg_fd == -1 && (zyg_fd = spawner_sealed_memfd("dataset", tbuf,
+	    tlen)) == -1)
+		fail_msg("memfd failed");
+	if (zyg == NULL && (zyg = spawner_zygote_start(worker_path, NULL,
+	    &zyg_fd, 1, l, &err)) == NULL)
+		fail_msg("spawner_zygote_start: %s", err.msg);
+	zyg_lim = *l;
+	if ((s = spawner_zygote_fork(zyg, &err)) == NULL)
+		fail_msg("spawner_zygote_fork: %s", err.msg);
+	if (spawner_submit(s, job, len, &err) != 0)
+		fail_msg("spawner_submit: %s", err.msg);
+	return s;
+}
+
 /* The outcome of the running test, freed by its teardown if it fails. */
 static struct spawner_outcome cur;
 static int cur_live;
@@ -139,8 +175,11 @@ run_job(const struct ljob *j, struct spawner_outcome *out)
 	l.output_bytes = 65536;
 	tabs[0] = tbuf;
 	lens[0] = tlen;
-	s = spawner_start(worker_path, NULL, tabs, lens, 1, framed,
-	    sb.size + 4, &l, &err);
+	if (use_zygote)
+		s = zygote_job(&l, framed, sb.size + 4);
+	else
+		s = spawner_start(worker_path, NULL, tabs, lens, 1, framed,
+		    sb.size + 4, &l, &err);
 	free(framed);
 	msgpack_sbuffer_destroy(&sb);
 	if (s == NULL)
@@ -781,5 +820,19 @@ main(void)
 		T(test_messages),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	int failed;
+
+	failed = cmocka_run_group_tests_name("cold workers", tests, setup,
+	    teardown);
+	use_zygote = 1;
+	failed += cmocka_run_group_tests_name("fork-server children", tests,
+	    setup, teardown);
+	if (zyg == NULL || spawner_zygote_jobs(zyg) == 0) {
+		fprintf(stderr, "test_jobsec: no job ran in a fork server\n");
+		failed++;
+	}
+	spawner_zygote_free(zyg);
+	if (zyg_fd != -1)
+		close(zyg_fd);
+	return failed;
 }
