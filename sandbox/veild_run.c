@@ -38,6 +38,16 @@
 #define INGEST_WALL_MS	900000
 #define ZYGOTE_MAX_JOBS	1000
 
+struct job {
+	int64_t		 id, dataset, buyer, eps;
+	char		*source;
+	char		*policy;
+	char		 name[65];
+	char		 buyer_name[72];
+	char		 state[16];	/* the data set's */
+	int		 level;		/* its classification */
+};
+
 struct runner {
 	struct veild	*d;
 	struct catalog	*cat;
@@ -53,6 +63,9 @@ struct runner {
 	struct spawner_zygote *zyg;
 	int64_t		 zyg_ds;
 	struct spawner_limits zyg_lim;
+	/* finish() claims the next job in its own transaction. */
+	int		 want_next, have_next;
+	struct job	 next;
 	/* The last job's policy, parsed (a policy is a Lua data file:
 	 * loading it cost a small job more than its catalog work). */
 	struct policy	*pol;
@@ -573,15 +586,6 @@ run_ingest(struct runner *rn, struct task *t)
 
 /* {====== jobs */
 
-struct job {
-	int64_t		 id, dataset, buyer, eps;
-	char		*source;
-	char		*policy;
-	char		 name[65];
-	char		 buyer_name[72];
-	char		 state[16];	/* the data set's */
-	int		 level;		/* its classification */
-};
 
 static void
 job_free(struct job *j)
@@ -590,25 +594,22 @@ job_free(struct job *j)
 	free(j->policy);
 }
 
-/* Takes the oldest queued job: 1 if one was claimed, 0 if none. */
+/*
+ * Inside a transaction: takes the oldest queued job into *j. Returns 1 if
+ * one was claimed, 0 if none, -1 on error (the caller rolls back).
+ */
 static int
-claim(struct runner *rn, struct job *j)
+claim_txn(struct runner *rn, struct job *j)
 {
 	sqlite3_stmt *st;
-	int got = 0;
+	int got = 0, r;
 
 	memset(j, 0, sizeof(*j));
-	/* Not fsynced: lost in a crash, the job is simply queued again;
-	 * its finish() commit, which is, carries the claim with it. */
-	if (catalog_begin_nosync(rn->cat) != 0)
-		return 0;
 	if ((st = catalog_stmt(rn->cat, "SELECT j.id, j.dataset, j.buyer, j.source, "
 	    "j.eps, s.name, s.policy, s.state, p.name, s.level FROM job j JOIN dataset "
 	    "s ON s.id = j.dataset JOIN party p ON p.id = j.buyer WHERE "
-	    "j.state = 'queued' ORDER BY j.id LIMIT 1")) == NULL) {
-		catalog_rollback(rn->cat);
-		return 0;
-	}
+	    "j.state = 'queued' ORDER BY j.id LIMIT 1")) == NULL)
+		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		j->id = sqlite3_column_int64(st, 0);
 		j->dataset = sqlite3_column_int64(st, 1);
@@ -626,30 +627,44 @@ claim(struct runner *rn, struct job *j)
 		got = 1;
 	}
 	catalog_done(rn->cat, st);
-	if (got) {
-		if ((st = catalog_stmt(rn->cat, "UPDATE job SET state = 'running', "
-		    "attempts = attempts + 1 WHERE id = ?")) == NULL) {
-			catalog_rollback(rn->cat);
-			job_free(j);
-			return 0;
-		}
-		sqlite3_bind_int64(st, 1, j->id);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			catalog_done(rn->cat, st);
-			catalog_rollback(rn->cat);
-			job_free(j);
-			return 0;
-		}
-		catalog_done(rn->cat, st);
+	if (!got)
+		return 0;
+	if (j->source == NULL || j->policy == NULL ||
+	    (st = catalog_stmt(rn->cat, "UPDATE job SET state = 'running', "
+	    "attempts = attempts + 1 WHERE id = ?")) == NULL) {
+		job_free(j);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, j->id);
+	r = sqlite3_step(st);
+	catalog_done(rn->cat, st);
+	if (r != SQLITE_DONE) {
+		job_free(j);
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * Takes the oldest queued job in a transaction of its own: 1 if one was
+ * claimed, 0 if none. Not fsynced: lost in a crash, the job is simply
+ * queued again; its finish() commit, which is, carries the claim with it.
+ */
+static int
+claim(struct runner *rn, struct job *j)
+{
+	int got;
+
+	if (catalog_begin_nosync(rn->cat) != 0)
+		return 0;
+	if ((got = claim_txn(rn, j)) < 0) {
+		catalog_rollback(rn->cat);
+		return 0;
 	}
 	if (catalog_commit(rn->cat) != 0) {
 		catalog_rollback(rn->cat);
 		if (got)
 			job_free(j);
-		return 0;
-	}
-	if (got && (j->source == NULL || j->policy == NULL)) {
-		job_free(j);
 		return 0;
 	}
 	return got;
@@ -665,6 +680,9 @@ claim(struct runner *rn, struct job *j)
  * (veild_tick), whose commit is fsynced and, the WAL being one
  * sequence, makes every job end before it durable first. One fsync per
  * tick, not one per job, and no runner waits on the disk.
+ *
+ * With rn->want_next, the same transaction claims the runner's next job
+ * into rn->next (rn->have_next): one transaction per job, not two.
  */
 static int
 finish(struct runner *rn, struct job *j, const char *state,
@@ -754,8 +772,18 @@ finish(struct runner *rn, struct job *j, const char *state,
 	    (long long)j->id, j->buyer_name, state, error ? " " : "",
 	    error ? error : "", ebuf);
 	if (catalog_audit(rn->cat, "veild", body != NULL ? "release" :
-	    "job.end", j->name, detail) != 0 || catalog_commit(rn->cat) != 0)
+	    "job.end", j->name, detail) != 0)
 		goto fail;
+	if (rn->want_next && (rn->have_next = claim_txn(rn, &rn->next)) < 0) {
+		rn->have_next = 0;
+		goto fail;
+	}
+	if (catalog_commit(rn->cat) != 0) {
+		if (rn->have_next)
+			job_free(&rn->next);
+		rn->have_next = 0;
+		goto fail;
+	}
 	return 0;
  fail:
 	fprintf(stderr, "veild: job %lld: catalog: %s\n", (long long)j->id,
@@ -982,19 +1010,26 @@ runner_main(void *arg)
 			task_done(d, t);
 			continue;
 		}
-		while (claim(rn, &j)) {
-			run_job(rn, &j);
-			job_free(&j);
-			pthread_mutex_lock(&d->mu);
-			d->finished++;
-			stop = d->stopping || d->tasks != NULL;
-			drop = d->revoked != revoked;
-			revoked = d->revoked;
-			pthread_mutex_unlock(&d->mu);
-			if (drop)
-				zygote_drop(rn);
-			if (stop)
-				break;
+		stop = 0;
+		while (!stop && claim(rn, &j)) {
+			/* Each job's end claims the next, until there is
+			 * none or something else is to be done. */
+			do {
+				rn->want_next = !stop;
+				rn->have_next = 0;
+				run_job(rn, &j);
+				rn->want_next = 0;
+				job_free(&j);
+				pthread_mutex_lock(&d->mu);
+				d->finished++;
+				stop = d->stopping || d->tasks != NULL;
+				drop = d->revoked != revoked;
+				revoked = d->revoked;
+				pthread_mutex_unlock(&d->mu);
+				if (drop)
+					zygote_drop(rn);
+				j = rn->next;	/* claimed: run even if stopping */
+			} while (rn->have_next);
 		}
 	}
 	zygote_drop(rn);
