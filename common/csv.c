@@ -681,6 +681,29 @@ csv_record(const struct csv_reader *rd, size_t *lenp)
 	return rd->buf + rd->rec_s;
 }
 
+void
+csv_view(const struct csv_reader *rd, struct csv_view *v)
+{
+	v->p = rd->buf + rd->start;
+	v->len = rd->end - rd->start;
+	/* The buffer has PAD bytes past its capacity; a span has none. */
+	v->slack = rd->in_place ? 0 : rd->cap + PAD - rd->end;
+	v->rows_left = rd->lim.max_rows - rd->nrec;
+	v->max_record = rd->lim.max_record;
+	v->delim = rd->delim;
+}
+
+void
+csv_take(struct csv_reader *rd, size_t len, uint64_t nl)
+{
+	rd->nrec++;
+	rd->rec_line = rd->line;
+	rd->line += 1 + nl;
+	rd->rec_s = rd->start;
+	rd->rec_e = rd->start + len;
+	rd->start += len;
+}
+
 /* {====== splitting an input for parallel parsing */
 
 uint64_t

@@ -79,6 +79,30 @@ int	 csv_next(struct csv_reader *, struct csv_field **fieldsp,
  * room): so the record is valid UTF-8 exactly when all its fields are.
  */
 const char *csv_record(const struct csv_reader *, size_t *lenp);
+/*
+ * For a caller that splits the plain records itself, faster than
+ * csv_next can for any caller (ingest.c's fused path): the input after
+ * the last record returned, as far as the buffer holds it. Loads of up to
+ * slack bytes past p + len are safe but read no input. rows_left is how
+ * many more records max_rows allows.
+ */
+struct csv_view {
+	const char	*p;
+	size_t		 len;
+	size_t		 slack;
+	uint64_t	 rows_left;
+	size_t		 max_record;
+	int		 delim;
+};
+void	 csv_view(const struct csv_reader *, struct csv_view *);
+/*
+ * Consumes the next len bytes of the view as one record spanning 1 + nl
+ * lines, line end included, as if csv_next had returned it (csv_line and
+ * csv_record then describe it). The caller vouches that csv_next would
+ * have: a record, not a blank line, without error, no longer than
+ * max_record, within rows_left. Invalidates the view.
+ */
+void	 csv_take(struct csv_reader *, size_t len, uint64_t nl);
 /* The delimiter in use (after detection). */
 int	 csv_delimiter(const struct csv_reader *);
 /* The 1-based line on which the last record returned began. */

@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#ifdef __x86_64__
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -32,6 +35,7 @@ struct ictx {
 	size_t			 nfields;
 	unsigned char		*tabhier;	/* column: has a table hierarchy */
 	int			 utf8ok;	/* the whole record is valid UTF-8 */
+	int			 simd;		/* fused_rows' masks, -1: none */
 	atomic_int		*stop;		/* a piece: another one failed */
 };
 
@@ -44,6 +48,7 @@ ingest_opts_default(struct ingest_opts *o)
 	o->delimiter = 0;
 	o->threads = 0;
 	o->piece_min = 0;
+	o->fused = INGEST_FUSED_BEST;
 }
 
 int
@@ -404,26 +409,572 @@ read_header(struct ictx *c)
 	return new_builder(c, &c->b);
 }
 
+/* {====== the fused path */
+
+/*
+ * Most records are plain: every field is typed as the schema says, no
+ * error, the record whole in the reader's buffer. fused_rows splits and
+ * types those in one pass straight from the buffer (csv_view): stops
+ * (delimiter, quote, CR, LF) found 64 bytes at a time, each field parsed
+ * as soon as its end is known, no csv_field array, UTF-8 checked only in
+ * the text fields that have non-ASCII bytes, the row appended in one call.
+ *
+ * Anything else stops it before the record, untouched: an error of any
+ * kind, a blank line, a record cut by the end of the buffer (or near the
+ * end of a span, where a block load would run past it). read_rows then
+ * hands that one record to csv_next and put_field, so that every error
+ * and its message is theirs. A record is checked whole before any of it
+ * is appended, so the builder never holds part of one of ours; only a
+ * failure to append (memory, table limits) stops it midway, and that
+ * ends the ingestion with the message put_field gives.
+ */
+#define FBLOCK		64	/* bytes per block of masks */
+#define CCACHE		64	/* category cache entries per column */
+#define DCACHE		256	/* date cache entries per column */
+
+typedef uint64_t (*masks_fn)(const char *, int, uint64_t *);
+
+struct fscan {
+	const char	*p;		/* the view's bytes */
+	size_t		 len;		/* input bytes in it */
+	size_t		 loadlim;	/* blocks start below this */
+	size_t		 blk;		/* the current block's offset */
+	uint64_t	 stops;		/* its stops (bit i: p[blk + i]) */
+	uint64_t	 high;		/* its non-ASCII bytes */
+	int		 delim;
+	masks_fn	 masks;
+};
+
+/*
+ * Category codes by value, for values of up to 8 bytes: a code never
+ * changes once given, so a hit needs no look at the dictionary.
+ */
+struct ccache {
+	uint64_t	 w;		/* the value's bytes, zero-padded */
+	uint32_t	 len;		/* 0: empty entry */
+	uint32_t	 code;
+};
+
+/*
+ * Dates by their "YYYY-MM-": the day number before the month's first,
+ * and the month's length. A column's dates mostly fall in few months.
+ */
+struct dcache {
+	uint64_t	 ym;		/* 0: empty entry */
+	int32_t		 base;
+	int32_t		 mdays;
+};
+
+struct fused {
+	struct table_value *vals;	/* per column */
+	struct ccache	*cc;		/* CCACHE per column */
+	struct dcache	*dc;		/* DCACHE per column */
+	char		*unesc;		/* fields with "" unescaped */
+	masks_fn	 masks;
+	int		 high;		/* a text field may be non-ASCII */
+};
+
+/*
+ * The stops of the 64 bytes at q (returned) and their high bits, which
+ * say where non-ASCII bytes are.
+ */
+#ifdef __SSE2__
+static uint64_t
+masks_sse2(const char *q, int delim, uint64_t *hip)
+{
+	const __m128i vd = _mm_set1_epi8((char)delim);
+	const __m128i vn = _mm_set1_epi8('\n'), vr = _mm_set1_epi8('\r');
+	const __m128i vq = _mm_set1_epi8('"');
+	uint64_t m = 0, h = 0;
+	unsigned int i;
+	__m128i x;
+
+	for (i = 0; i < FBLOCK; i += 16) {
+		x = _mm_loadu_si128((const __m128i *)(const void *)(q + i));
+		m |= (uint64_t)(unsigned int)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_or_si128(_mm_cmpeq_epi8(x, vd), _mm_cmpeq_epi8(x, vn)),
+		    _mm_or_si128(_mm_cmpeq_epi8(x, vr),
+		    _mm_cmpeq_epi8(x, vq)))) << i;
+		h |= (uint64_t)(unsigned int)_mm_movemask_epi8(x) << i;
+	}
+	*hip = h;
+	return m;
+}
+#endif
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_AVX2_MASKS	1
+__attribute__((target("avx2"))) static uint64_t
+masks_avx2(const char *q, int delim, uint64_t *hip)
+{
+	const __m256i vd = _mm256_set1_epi8((char)delim);
+	const __m256i vn = _mm256_set1_epi8('\n');
+	const __m256i vr = _mm256_set1_epi8('\r');
+	const __m256i vq = _mm256_set1_epi8('"');
+	__m256i x, y;
+	uint64_t lo, hi;
+
+	x = _mm256_loadu_si256((const __m256i *)(const void *)q);
+	y = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
+	*hip = (uint32_t)_mm256_movemask_epi8(x) |
+	    (uint64_t)(uint32_t)_mm256_movemask_epi8(y) << 32;
+	lo = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
+	    _mm256_or_si256(_mm256_cmpeq_epi8(x, vd), _mm256_cmpeq_epi8(x, vn)),
+	    _mm256_or_si256(_mm256_cmpeq_epi8(x, vr), _mm256_cmpeq_epi8(x, vq))));
+	hi = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
+	    _mm256_or_si256(_mm256_cmpeq_epi8(y, vd), _mm256_cmpeq_epi8(y, vn)),
+	    _mm256_or_si256(_mm256_cmpeq_epi8(y, vr), _mm256_cmpeq_epi8(y, vq))));
+	return lo | hi << 32;
+}
+#endif
+
+/* Without SIMD, and for tests: a byte at a time. */
+static uint64_t
+masks_bytes(const char *q, int delim, uint64_t *hip)
+{
+	uint64_t m = 0, h = 0;
+	unsigned int i;
+	unsigned char u;
+
+	for (i = 0; i < FBLOCK; i++) {
+		u = (unsigned char)q[i];
+		m |= (uint64_t)(u == delim || u == '\n' || u == '\r' ||
+		    u == '"') << i;
+		h |= (uint64_t)(u >> 7) << i;
+	}
+	*hip = h;
+	return m;
+}
+
+/* The widest masks this CPU has, capped by simd (ictx.simd). */
+static masks_fn
+pick_masks(int simd)
+{
+#ifdef HAVE_AVX2_MASKS
+	if (simd >= 2 && __builtin_cpu_supports("avx2"))
+		return masks_avx2;
+#endif
+#ifdef __SSE2__
+	if (simd >= 1)
+		return masks_sse2;
+#endif
+	(void)simd;
+	return masks_bytes;
+}
+
+/* Moves to the block at blk. Returns -1 if it is past the view. */
+static inline int
+fs_load(struct fscan *s, size_t blk)
+{
+	uint64_t h, keep;
+
+	if (blk >= s->len || blk >= s->loadlim)
+		return -1;
+	s->stops = s->masks(s->p + blk, s->delim, &h);
+	if (s->len - blk < FBLOCK) {	/* the bytes after are no input */
+		keep = (UINT64_C(1) << (s->len - blk)) - 1;
+		s->stops &= keep;
+		h &= keep;
+	}
+	s->blk = blk;
+	s->high = h;
+	return 0;
+}
+
+/* The first stop at or after pos, or SIZE_MAX past the view. */
+static inline size_t
+fs_next(struct fscan *s, size_t pos)
+{
+	uint64_t m;
+
+	for (;;) {
+		if (pos - s->blk < FBLOCK && (m = s->stops &
+		    (~UINT64_C(0) << (pos - s->blk))) != 0)
+			return s->blk + (size_t)__builtin_ctzll(m);
+		if (fs_load(s, s->blk + FBLOCK) != 0)
+			return SIZE_MAX;
+		if (pos < s->blk)
+			pos = s->blk;
+	}
+}
+
+/*
+ * Whether [a, e) may hold non-ASCII bytes: e is in the current block;
+ * if a is before it, the answer is yes without looking.
+ */
+static inline int
+fs_high(const struct fscan *s, size_t a, size_t e)
+{
+	if (a < s->blk)
+		return 1;
+	return (s->high & ((UINT64_C(1) << (e - s->blk)) - 1) &
+	    (~UINT64_C(0) << (a - s->blk))) != 0;
+}
+
+/* The n <= 8 bytes at p as a word, zero-padded, reading only them. */
+static inline uint64_t
+load_short(const char *p, size_t n)
+{
+	uint32_t x, y;
+
+	if (n >= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		return w;
+	}
+	if (n >= 4) {
+		memcpy(&x, p, 4);
+		memcpy(&y, p + n - 4, 4);
+		return x | (uint64_t)y << (8 * (n - 4));
+	}
+	return (unsigned char)p[0] | (uint64_t)(unsigned char)p[n / 2] <<
+	    (8 * (n / 2)) | (uint64_t)(unsigned char)p[n - 1] << (8 * (n - 1));
+}
+
+/* A category value's code, or -1 if it is not in the dictionary yet. */
+static inline int64_t
+cat_code(const struct ictx *c, struct ccache *cc, int ci, const char *p,
+    size_t len)
+{
+	struct ccache *e = NULL;
+	int64_t code;
+	uint64_t w = 0;
+
+	if (len <= 8) {
+		w = load_short(p, len);
+		e = &cc[(w * UINT64_C(0x9e3779b97f4a7c15)) >> 58];
+		if (e->len == len && e->w == w)
+			return e->code;
+	}
+	if ((code = table_builder_dict_find(c->b, ci, p, len)) >= 0 &&
+	    e != NULL) {
+		e->w = w;
+		e->len = (uint32_t)len;
+		e->code = (uint32_t)code;
+	}
+	return code;
+}
+
+/* datefmt_parse, with the months already seen looked up. */
+static inline int
+parse_date(struct dcache *dc, const char *p, size_t len, int32_t *daysp)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	struct dcache *e;
+	unsigned int d8, d9, d;
+	uint64_t ym;
+	int y, m;
+
+	if (len != DATEFMT_LEN)
+		return -1;
+	memcpy(&ym, p, 8);
+	e = &dc[(ym * UINT64_C(0x9e3779b97f4a7c15)) >> 56];
+	if (e->ym == ym) {
+		d8 = (unsigned char)p[8] - 48u;
+		d9 = (unsigned char)p[9] - 48u;
+		d = d8 * 10 + d9;
+		if (d8 > 9 || d9 > 9 || d < 1 || d > (unsigned)e->mdays)
+			return -1;
+		*daysp = e->base + (int32_t)d;
+		return 0;
+	}
+	if (datefmt_parse(p, len, daysp) != 0)
+		return -1;
+	/* The text is a valid date: its year and month are digits. */
+	y = (p[0] - '0') * 1000 + (p[1] - '0') * 100 + (p[2] - '0') * 10 +
+	    (p[3] - '0');
+	m = (p[5] - '0') * 10 + (p[6] - '0');
+	e->ym = ym;
+	e->base = *daysp - ((p[8] - '0') * 10 + (p[9] - '0'));
+	e->mdays = mdays[m - 1] + (m == 2 && (y % 4 == 0 &&
+	    (y % 100 != 0 || y % 400 == 0)));
+	return 0;
+}
+
+/*
+ * put_field's checks, without appending: 0 with *v set if the field is
+ * fine, else -1 (put_field will say what is wrong). high says whether
+ * the field may have non-ASCII bytes: a text field's are left for
+ * fused_rows to check (fu->high), with the record's.
+ */
+static inline int
+check_field(const struct ictx *c, struct fused *fu, int ci, const char *p,
+    size_t len, int quoted, int high)
+{
+	const struct schema_column *col = &c->s->cols[ci];
+	struct table_value *v = &fu->vals[ci];
+	int64_t code;
+	char buf[32];
+	int n;
+
+	if (len == 0) {
+		if (col->required)
+			return -1;
+		if (!quoted || col->type != VEIL_T_STRING) {
+			v->kind = TABLE_V_NULL;
+			return 0;
+		}
+	}
+	v->kind = TABLE_V_VALUE;
+	switch (col->type) {
+	case VEIL_T_INT:
+		if (ingest_parse_int(p, len, &v->v.i) != 0 ||
+		    (col->has_range && (v->v.i < col->ilo ||
+		    v->v.i > col->ihi)))
+			return -1;
+		if (c->tabhier[ci]) {
+			n = snprintf(buf, sizeof(buf), "%lld",
+			    (long long)v->v.i);
+			if (!in_hier(c, ci, buf, (size_t)n))
+				return -1;
+		}
+		return 0;
+	case VEIL_T_FLOAT:
+		if (ingest_parse_float(p, len, &v->v.d) != 0 ||
+		    (col->has_range && (v->v.d < col->flo ||
+		    v->v.d > col->fhi)))
+			return -1;
+		return 0;
+	case VEIL_T_BOOL:
+		return ingest_parse_bool(p, len, &v->v.b);
+	case VEIL_T_DATE:
+		if (parse_date(fu->dc + (size_t)ci * DCACHE, p, len,
+		    &v->v.days) != 0 || (col->has_range &&
+		    (v->v.days < col->ilo || v->v.days > col->ihi)) ||
+		    !in_hier(c, ci, p, len))
+			return -1;
+		return 0;
+	case VEIL_T_STRING:
+		fu->high |= high;
+		v->p = p;
+		v->len = len;
+		return in_hier(c, ci, p, len) ? 0 : -1;
+	case VEIL_T_CATEGORY:
+		fu->high |= high;
+		v->p = p;
+		v->len = len;
+		code = cat_code(c, fu->cc + (size_t)ci * CCACHE, ci, p, len);
+		if (code >= 0) {
+			v->v.code = (uint32_t)code;
+			return 0;
+		}
+		if (col->nvalues > 0 || !in_hier(c, ci, p, len))
+			return -1;
+		v->kind = TABLE_V_NEW;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/*
+ * "" -> " for the quoted field of len bytes at *pp, into fu->unesc at
+ * *usedp (which has room: it is as long as max_record, and the record so
+ * far is no longer). Points *pp and *lenp at the result.
+ */
+static void
+unescape_into(struct fused *fu, size_t *usedp, const char **pp,
+    size_t *lenp)
+{
+	const char *s = *pp, *e = *pp + *lenp;
+	char *d = fu->unesc + *usedp, *d0 = d;
+
+	for (; s < e; s++) {
+		*d++ = *s;
+		if (*s == '"')
+			s++;
+	}
+	*pp = d0;
+	*lenp = (size_t)(d - d0);
+	*usedp += *lenp;
+}
+
+/*
+ * Finds the end of the record at rs and checks its fields into fu->vals.
+ * Returns the offset past its line end and sets *nlp to the line feeds
+ * inside quotes, or 0 if it is not a plain record (see above).
+ */
+static size_t
+fused_record(const struct ictx *c, struct fused *fu, struct fscan *s,
+    const struct csv_view *v, size_t rs, uint64_t *nlp)
+{
+	const char *p = s->p, *fp;
+	const int *map = c->map;
+	size_t len = s->len, pos = rs, q, fi, flen, used = 0;
+	size_t last = c->nfields - 1;
+	uint64_t nl = 0;
+	int quoted, esc, high, delim = v->delim;
+
+	if (p[rs] == '\n' || p[rs] == '\r')
+		return 0;	/* a blank line: csv_next skips it */
+	for (fi = 0;; fi++) {
+		if (pos < len && p[pos] == '"') {
+			quoted = 1;
+			esc = 0;
+			for (q = pos + 1;; q++) {
+				if ((q = fs_next(s, q)) >= len)
+					return 0;
+				if (p[q] == '\n')
+					nl++;
+				if (p[q] != '"')
+					continue;
+				if (q + 1 >= len)
+					return 0;
+				if (p[q + 1] != '"')
+					break;
+				esc = 1;
+				q++;
+			}
+			fp = p + pos + 1;
+			flen = q - pos - 1;
+			high = fs_high(s, pos + 1, q);
+			q++;	/* the closing quote's follower, < len */
+			if (esc) {
+				if (q - rs > v->max_record)
+					return 0;
+				if (fu->unesc == NULL && (fu->unesc =
+				    malloc(v->max_record)) == NULL)
+					return 0;
+				unescape_into(fu, &used, &fp, &flen);
+				high = 1;
+			}
+		} else {
+			quoted = 0;
+			if ((q = fs_next(s, pos)) >= len || p[q] == '"')
+				return 0;
+			fp = p + pos;
+			flen = q - pos;
+			high = fs_high(s, pos, q);
+		}
+		if (fi < last) {
+			if (p[q] != delim)
+				return 0;
+		} else if (p[q] == '\r') {
+			if (++q >= len || p[q] != '\n')
+				return 0;
+		} else if (p[q] != '\n')
+			return 0;
+		if (map[fi] >= 0 && check_field(c, fu, map[fi], fp, flen,
+		    quoted, high) != 0)
+			return 0;
+		pos = q + 1;
+		if (fi == last)
+			break;
+	}
+	*nlp = nl;
+	return pos;
+}
+
+/*
+ * Appends the plain records at the reader's position, as many as there
+ * are. Returns 0 when the next record (if any) is for csv_next, or a
+ * negative code.
+ */
+static int
+fused_rows(struct ictx *c, struct fused *fu, uint64_t *np)
+{
+	struct csv_view v;
+	struct fscan s;
+	size_t rs, re;
+	uint64_t nl;
+	int r;
+
+	csv_view(c->rd, &v);
+	memset(&s, 0, sizeof(s));
+	s.p = v.p;
+	s.len = v.len;
+	s.loadlim = v.len + v.slack >= FBLOCK ? v.len + v.slack - FBLOCK + 1 :
+	    0;
+	s.delim = v.delim;
+	s.masks = fu->masks;
+	if (fs_load(&s, 0) != 0)
+		return 0;
+	for (rs = 0; rs < v.len && v.rows_left > 0; v.rows_left--, rs = re) {
+		fu->high = 0;
+		if ((re = fused_record(c, fu, &s, &v, rs, &nl)) == 0 ||
+		    re - rs > v.max_record)
+			return 0;
+		/*
+		 * One check of the record is cheaper than one per text field
+		 * (and the other fields are ASCII or fail their parsers). If
+		 * it fails, maybe only an ignored field is at fault: the
+		 * record goes to put_field, which knows.
+		 */
+		if (fu->high && utf8_check(v.p + rs, re - rs) != re - rs)
+			return 0;
+		csv_take(c->rd, re - rs, nl);
+		if ((r = table_builder_row(c->b, fu->vals)) != 0)
+			return nomem(c, r);
+		/* The input will be parsed again in one pass: give up. */
+		if (c->stop != NULL && ++*np % STOP_EVERY == 0 &&
+		    atomic_load(c->stop))
+			return VEIL_E_INTERNAL;
+	}
+	return 0;
+}
+
+static int
+fused_init(struct fused *fu, const struct ictx *c)
+{
+	size_t n = c->s->ncols;
+
+	memset(fu, 0, sizeof(*fu));
+	if (c->simd < 0)
+		return 0;
+	if ((fu->vals = calloc(n, sizeof(*fu->vals))) == NULL ||
+	    (fu->cc = calloc(n * CCACHE, sizeof(*fu->cc))) == NULL ||
+	    (fu->dc = calloc(n * DCACHE, sizeof(*fu->dc))) == NULL)
+		return VEIL_E_NOMEM;
+	fu->masks = pick_masks(c->simd);
+	return 0;
+}
+
+static void
+fused_free(struct fused *fu)
+{
+	free(fu->vals);
+	free(fu->cc);
+	free(fu->dc);
+	free(fu->unesc);
+}
+
+/* }====== */
+
 /* Reads the records after the header into c->b. Returns 0 or a code. */
 static int
 read_rows(struct ictx *c)
 {
 	struct csv_field *f;
+	struct fused fu;
 	const char *rec;
 	size_t nf, i, len;
 	uint64_t n = 0;
 	int r;
 
-	while ((r = csv_next(c->rd, &f, &nf, c->err)) == 1) {
+	if (fused_init(&fu, c) != 0) {
+		fused_free(&fu);
+		return veil_seterr(c->err, VEIL_E_NOMEM, "out of memory");
+	}
+	for (;;) {
+		if (c->simd >= 0 && (r = fused_rows(c, &fu, &n)) != 0)
+			break;
+		if ((r = csv_next(c->rd, &f, &nf, c->err)) != 1)
+			break;
 		/* The input will be parsed again in one pass: give up. */
 		if (c->stop != NULL && ++n % STOP_EVERY == 0 &&
-		    atomic_load(c->stop))
-			return VEIL_E_INTERNAL;
-		if (nf != c->nfields)
-			return veil_seterr(c->err, VEIL_E_PARSE, "%s:%llu: %zu "
+		    atomic_load(c->stop)) {
+			r = VEIL_E_INTERNAL;
+			break;
+		}
+		if (nf != c->nfields) {
+			r = veil_seterr(c->err, VEIL_E_PARSE, "%s:%llu: %zu "
 			    "fields, the header has %zu", csv_name(c->rd),
 			    (unsigned long long)csv_line(c->rd), nf,
 			    c->nfields);
+			break;
+		}
 		/*
 		 * One pass over the record instead of one per text field:
 		 * the fields of a valid record are valid (csv.h). Otherwise
@@ -431,17 +982,36 @@ read_rows(struct ictx *c)
 		 */
 		rec = csv_record(c->rd, &len);
 		c->utf8ok = utf8_check(rec, len) == len;
-		for (i = 0; i < nf; i++)
-			if (c->map[i] >= 0 && (r = put_field(c, i, &f[i])) != 0)
-				return r;
+		for (i = 0, r = 0; i < nf && r == 0; i++)
+			if (c->map[i] >= 0)
+				r = put_field(c, i, &f[i]);
+		if (r != 0)
+			break;
 	}
+	fused_free(&fu);
 	return r;
+}
+
+/* ictx.simd for the options. */
+static int
+simd_level(const struct ingest_opts *o)
+{
+	switch (o != NULL ? o->fused : INGEST_FUSED_BEST) {
+	case INGEST_FUSED_OFF:
+		return -1;
+	case INGEST_FUSED_BYTES:
+		return 0;
+	case INGEST_FUSED_SSE2:
+		return 1;
+	default:
+		return 2;
+	}
 }
 
 static int
 ingest(struct csv_reader *rd, const struct schema *s,
-    struct table_builder **bp, struct ingest_stats *stats,
-    struct veil_err *err)
+    const struct ingest_opts *o, struct table_builder **bp,
+    struct ingest_stats *stats, struct veil_err *err)
 {
 	struct ictx c;
 	int r;
@@ -450,6 +1020,7 @@ ingest(struct csv_reader *rd, const struct schema *s,
 	c.s = s;
 	c.rd = rd;
 	c.err = err;
+	c.simd = simd_level(o);
 	if ((r = read_header(&c)) != 0 || (r = read_rows(&c)) != 0)
 		goto out;
 	if (stats != NULL) {
@@ -651,6 +1222,7 @@ ingest_par(const char *buf, size_t len, int mapped, const char *name,
 	veil_err_clear(&err);
 	c.s = s;
 	c.err = &err;
+	c.simd = simd_level(o);
 	if ((c.rd = csv_open_mem(buf, len, name, delim, &lim, &err)) == NULL ||
 	    read_header(&c) != 0)
 		goto out;
@@ -766,7 +1338,7 @@ ingest_csv_fd(int fd, const char *name, const struct schema *s,
 	if ((rd = csv_open_fd(fd, name, pick_delim(s, o),
 	    o != NULL ? &o->limits : NULL, err)) == NULL)
 		return err->code != 0 ? err->code : VEIL_E_NOMEM;
-	r = ingest(rd, s, bp, stats, err);
+	r = ingest(rd, s, o, bp, stats, err);
 	csv_close(rd);
 	return r;
 }
@@ -792,7 +1364,7 @@ ingest_csv_mem(const void *buf, size_t len, const char *name,
 	if ((rd = csv_open_mem(buf, len, name, pick_delim(s, o),
 	    o != NULL ? &o->limits : NULL, err)) == NULL)
 		return err->code != 0 ? err->code : VEIL_E_NOMEM;
-	r = ingest(rd, s, bp, stats, err);
+	r = ingest(rd, s, o, bp, stats, err);
 	csv_close(rd);
 	return r;
 }

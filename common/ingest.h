@@ -33,7 +33,20 @@ struct ingest_opts {
 	int			threads;
 	/* Input bytes per thread at least; 0 for 1 MiB. (Tests use less.) */
 	size_t			piece_min;
+	/*
+	 * Plain records are split and typed in one pass (ingest.c), with
+	 * the widest SIMD the CPU has. Tests compare that with the other
+	 * ways, which give the same table or error: one record at a time
+	 * through csv_next, as the records the fused pass leaves are, or
+	 * the fused pass with narrower stop masks.
+	 */
+	int			fused;
 };
+
+#define INGEST_FUSED_BEST	0	/* the default */
+#define INGEST_FUSED_OFF	1	/* csv_next for every record */
+#define INGEST_FUSED_BYTES	2	/* masks a byte at a time */
+#define INGEST_FUSED_SSE2	3	/* masks with SSE2 at most */
 
 struct ingest_stats {
 	uint64_t	rows;		/* data rows, header excluded */

@@ -190,6 +190,38 @@ int	 table_builder_string(struct table_builder *, int col,
 int	 table_builder_category(struct table_builder *, int col,
 	    const char *p, size_t len);
 
+/*
+ * Looks p up in a category column's dictionary without adding it: its
+ * code, or -1. With table_builder_row, a caller can check a whole row
+ * before appending any of it (ingest.c).
+ */
+int64_t	 table_builder_dict_find(const struct table_builder *, int col,
+	    const char *p, size_t len);
+
+/* One value of a row for table_builder_row. */
+struct table_value {
+	union {
+		int64_t		 i;
+		double		 d;
+		int32_t		 days;
+		uint32_t	 code;	/* category: from dict_find */
+		int		 b;
+	}		 v;
+	const char	*p;		/* string; category with TABLE_V_NEW */
+	size_t		 len;
+	int		 kind;		/* TABLE_V_* */
+};
+#define TABLE_V_NULL	0
+#define TABLE_V_VALUE	1
+#define TABLE_V_NEW	2	/* category: p, len, not yet a code */
+/*
+ * Appends a row, vals[i] to column i: the same as one table_builder_*
+ * call per column in order, with the checks done once per row. Returns 0
+ * or a VEIL_E_* code, after which the builder holds part of the row.
+ */
+int	 table_builder_row(struct table_builder *,
+	    const struct table_value *vals);
+
 /* Rows appended so far (the same in every column once a row is done). */
 uint64_t table_builder_nrows(const struct table_builder *);
 unsigned int table_builder_ncols(const struct table_builder *);

@@ -443,23 +443,24 @@ rehash(struct bcol *c)
 	return 0;
 }
 
-/* Finds or adds p in c's dictionary; stores its code in *codep. */
-static int
-dict_intern(struct bcol *c, const char *p, size_t len, uint32_t *codep)
+/*
+ * Looks p (hash h) up in c's hash table: returns 1 with its code in
+ * *codep, or 0 with *slotp at the empty slot where it would go. The table
+ * must exist (ht_cap > 0).
+ */
+static inline int
+dict_lookup(const struct bcol *c, const char *p, size_t len, uint64_t h,
+    uint32_t *codep, uint32_t *slotp)
 {
-	const uint64_t *off;
-	uint64_t h = hash_bytes(p, len), end, k;
+	const uint64_t *off = (const uint64_t *)c->dict.p;
+	uint64_t k;
 	uint32_t j, code;
-	int r;
 
 	/*
 	 * Category values are mostly short codes: their first eight bytes,
 	 * kept per code, decide equality with no memcmp call.
 	 */
 	k = load_short((const unsigned char *)p, len < 8 ? len : 8);
-	if (c->dict_n >= c->ht_cap / 2 && (r = rehash(c)) != 0)
-		return r;
-	off = (const uint64_t *)c->dict.p;
 	for (j = h & (c->ht_cap - 1); c->ht[j] != 0;
 	    j = (j + 1) & (c->ht_cap - 1)) {
 		code = c->ht[j] - 1;
@@ -467,9 +468,26 @@ dict_intern(struct bcol *c, const char *p, size_t len, uint32_t *codep)
 		    off[code + 1] - off[code] == len && (len <= 8 ||
 		    memcmp(c->heap.p + off[code] + 8, p + 8, len - 8) == 0)) {
 			*codep = code;
-			return 0;
+			return 1;
 		}
 	}
+	*slotp = j;
+	return 0;
+}
+
+/* Finds or adds p in c's dictionary; stores its code in *codep. */
+static int
+dict_intern(struct bcol *c, const char *p, size_t len, uint32_t *codep)
+{
+	uint64_t h = hash_bytes(p, len), end, k;
+	uint32_t j, code;
+	int r;
+
+	if (c->dict_n >= c->ht_cap / 2 && (r = rehash(c)) != 0)
+		return r;
+	if (dict_lookup(c, p, len, h, codep, &j))
+		return 0;
+	k = load_short((const unsigned char *)p, len < 8 ? len : 8);
 	if (c->dict_n >= DICT_MAX || len > HEAP_MAX - c->heap.len)
 		return VEIL_E_LIMIT;
 	end = c->heap.len + len;
@@ -511,6 +529,108 @@ table_builder_category(struct table_builder *b, int col, const char *p,
 	    (r = vec_push(&c->data, &code, 4)) != 0)
 		return r;
 	c->nrows++;
+	return 0;
+}
+
+int64_t
+table_builder_dict_find(const struct table_builder *b, int col,
+    const char *p, size_t len)
+{
+	const struct bcol *c;
+	uint32_t code, j;
+
+	if (col < 0 || (unsigned)col >= b->ncols || b->nparts > 0)
+		return -1;
+	c = &b->cols[col];
+	if (c->type != VEIL_T_CATEGORY || c->ht_cap == 0 ||
+	    !dict_lookup(c, p, len, hash_bytes(p, len), &code, &j))
+		return -1;
+	return code;
+}
+
+/*
+ * The per-call checks of the table_builder_* appends (column, type, row
+ * limit) are made once per row; what remains per value is the bitmap,
+ * a room test and a store.
+ */
+int
+table_builder_row(struct table_builder *b, const struct table_value *vals)
+{
+	const struct table_value *v;
+	struct bcol *c;
+	unsigned int i;
+	uint64_t end, zero = 0;
+	uint32_t code;
+	uint8_t u;
+	int r;
+
+	if (b->nparts > 0)
+		return VEIL_E_INVALID;
+	for (i = 0; i < b->ncols; i++) {
+		c = &b->cols[i];
+		v = &vals[i];
+		if ((r = row_begin(c, v->kind == TABLE_V_NULL)) != 0)
+			return r;
+		if (v->kind == TABLE_V_NULL) {
+			if (c->type == VEIL_T_STRING) {
+				end = c->heap.len;
+				r = vec_push(&c->data, &end, 8);
+			} else
+				r = vec_push(&c->data, &zero,
+				    (size_t)tf_data_len(c->type, 1));
+			if (r != 0)
+				return r;
+			c->nrows++;
+			continue;
+		}
+		switch (c->type) {
+		case VEIL_T_INT:
+			r = vec_push(&c->data, &v->v.i, 8);
+			break;
+		case VEIL_T_FLOAT:
+			if (v->v.d != v->v.d || v->v.d - v->v.d != 0)
+				return VEIL_E_INVALID;
+			r = vec_push(&c->data, &v->v.d, 8);
+			break;
+		case VEIL_T_BOOL:
+			u = v->v.b != 0;
+			r = vec_push(&c->data, &u, 1);
+			break;
+		case VEIL_T_DATE:
+			r = vec_push(&c->data, &v->v.days, 4);
+			break;
+		case VEIL_T_STRING:
+			if (v->len > HEAP_MAX - c->heap.len)
+				return VEIL_E_LIMIT;
+			end = c->heap.len + v->len;
+			if (c->heap.cap - c->heap.len < v->len &&
+			    (r = vec_grow(&c->heap, v->len)) != 0)
+				break;
+			if (v->len <= 16)
+				copy_short(c->heap.p + c->heap.len,
+				    (const unsigned char *)v->p, v->len);
+			else
+				memcpy(c->heap.p + c->heap.len, v->p, v->len);
+			c->heap.len = end;
+			r = vec_push(&c->data, &end, 8);
+			break;
+		case VEIL_T_CATEGORY:
+			code = v->v.code;
+			if (v->kind == TABLE_V_NEW)
+				r = dict_intern(c, v->p, v->len, &code);
+			else if (code >= c->dict_n)
+				r = VEIL_E_INVALID;
+			if (r == 0)
+				r = vec_push(&c->data, &code, 4);
+			break;
+		default:
+			r = VEIL_E_INVALID;
+			break;
+		}
+		if (r != 0)
+			return r;
+		c->nrows++;
+	}
 	return 0;
 }
 

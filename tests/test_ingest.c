@@ -1678,6 +1678,291 @@ test_parallel_small(void **state)
 
 /* }====== */
 
+/* {====== the fused path: it must agree with csv_next and put_field */
+
+static const char fu_schema_src[] =
+    "return { name = \"f\", unit = \"id\", ignore = { \"skip\" },\n"
+    "  columns = {\n"
+    "  { name = \"id\", type = \"string\", role = \"identifier\",\n"
+    "    action = \"pseudonymize\", required = true },\n"
+    "  { name = \"n\", type = \"int\", role = \"quasi\",\n"
+    "    range = { -1000000, 1000000 } },\n"
+    "  { name = \"x\", type = \"float\", role = \"insensitive\" },\n"
+    "  { name = \"ok\", type = \"bool\", role = \"sensitive\" },\n"
+    "  { name = \"d\", type = \"date\", role = \"quasi\",\n"
+    "    range = { \"1990-01-01\", \"2030-12-31\" } },\n"
+    "  { name = \"c\", type = \"category\", role = \"sensitive\",\n"
+    "    values = { \"a\", \"b\", \"c\" }, required = true },\n"
+    "  { name = \"u\", type = \"category\", role = \"insensitive\" },\n"
+    "  { name = \"t\", type = \"text\", role = \"text\" },\n"
+    "} }\n";
+
+static int
+fu_run(const struct schema *s, const char *csv, size_t len, int fd,
+    int fused, int threads, const struct csv_limits *lim, void **bufp,
+    size_t *lenp, struct veil_err *err)
+{
+	struct table_builder *b = NULL;
+	struct ingest_opts o;
+	int r;
+
+	ingest_opts_default(&o);
+	o.threads = threads;
+	o.fused = fused;
+	o.piece_min = 64;
+	if (lim != NULL)
+		o.limits = *lim;
+	veil_err_clear(err);
+	*bufp = NULL;
+	*lenp = 0;
+	if (fd >= 0) {
+		assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+		r = ingest_csv_fd(fd, "t.csv", s, &o, &b, NULL, err);
+	} else
+		r = ingest_csv_mem(csv, len, "t.csv", s, &o, &b, NULL, err);
+	if (r != 0) {
+		assert_null(b);
+		return r;
+	}
+	assert_int_equal(table_builder_finish(b, bufp, lenp, err), 0);
+	table_builder_free(b);
+	return 0;
+}
+
+/*
+ * Ingests csv every way: a record at a time (the reference), and fused
+ * with each kind of stop masks, in one pass from memory, in pieces (the
+ * spans read in place, whose last records go to csv_next), and, with
+ * use_fd, from a file read in chunks (records cut by the buffer's end).
+ * All must agree, on the table's bytes or on the error's text. Returns
+ * the reference's code.
+ */
+static int
+fu_agree(const struct schema *s, const char *csv, size_t len, int use_fd,
+    const struct csv_limits *lim)
+{
+	static const int kinds[] = { INGEST_FUSED_BEST, INGEST_FUSED_SSE2,
+	    INGEST_FUSED_BYTES };
+	struct veil_err e0, e;
+	void *b0, *b;
+	size_t l0, l, k;
+	int r0, r, fd = -1, mode;
+
+	r0 = fu_run(s, csv, len, -1, INGEST_FUSED_OFF, 1, lim, &b0, &l0, &e0);
+	if (use_fd)
+		fd = par_file(csv, len);
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		for (mode = 0; mode < (use_fd ? 3 : 2); mode++) {
+			r = fu_run(s, csv, len, mode == 2 ? fd : -1, kinds[k],
+			    mode == 1 ? 2 : 1, lim, &b, &l, &e);
+			if (r != r0)
+				fail_msg("kind %d mode %d: %d (%s), record at a "
+				    "time %d (%s)", kinds[k], mode, r, e.msg,
+				    r0, e0.msg);
+			if (r0 == 0)
+				same_table(b, l, b0, l0);
+			else
+				assert_string_equal(e.msg, e0.msg);
+			free(b);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	free(b0);
+	return r0;
+}
+
+/* A row of fu_schema_src's columns (and skip) from x, text t. */
+static void
+fu_row(struct par_text *pt, uint64_t x, const char *t, const char *eol)
+{
+	static const char *texts[] = { "", "\"\"", "plain", "\"a, b\"",
+	    "\"say \"\"hi\"\"\"", "caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87",
+	    "\"\xe4\xb8\xad\"\"\xe6\x96\x87\"" };
+	size_t i, n = x % 9;
+
+	pt_fmt(pt, "r");
+	for (i = 0; i < n; i++)
+		pt_fmt(pt, "%c", (char)('a' + (x >> i) % 26));
+	pt_fmt(pt, ",%s,", x % 7 == 0 ? "" : x % 5 == 0 ? "-42" : "123456");
+	pt_fmt(pt, "%s,", x % 11 == 0 ? "" : x % 3 ? "1596.78" : "0.5e3");
+	pt_fmt(pt, "%s,", (const char *[]){ "true", "f", "", "YES" }[x % 4]);
+	pt_fmt(pt, "20%02u-%02u-%02u,", (unsigned)(x % 25),
+	    (unsigned)(x / 3 % 12 + 1), (unsigned)(x / 5 % 28 + 1));
+	pt_fmt(pt, "%s,", (const char *[]){ "a", "b", "c", "\"b\"" }[x / 7 %
+	    4]);
+	pt_fmt(pt, "%s,", x % 13 == 0 ? "" : (const char *[]){ "u1",
+	    "\xe4\xb8\xad", "\"a longer value, quoted\"", "v9" }[x / 3 % 4]);
+	pt_fmt(pt, "s%u,", (unsigned)(x % 100));
+	pt_fmt(pt, "%s%s", t != NULL ? t : texts[x / 17 % 7], eol);
+}
+
+static uint64_t
+fu_rand(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/*
+ * Fields of every length and escapes at every offset, so that fields,
+ * quotes, "" pairs, CRLF and line feeds in quotes fall on both sides of
+ * every 64-byte block boundary and at every offset in a block.
+ */
+static void
+test_fused_offsets(void **state)
+{
+	static const char *eols[] = { "\n", "\r\n" };
+	struct schema *s = schema_of(fu_schema_src);
+	struct par_text pt;
+	char t[512];
+	uint64_t x = 12345;
+	size_t e, k, i, n;
+
+	(void)state;
+	for (e = 0; e < 2; e++) {
+		memset(&pt, 0, sizeof(pt));
+		pt_fmt(&pt, "id,n,x,ok,d,c,u,skip,t%s", eols[e]);
+		for (k = 0; k < 140; k++) {
+			/* plain text of every length */
+			n = k;
+			for (i = 0; i < n; i++)
+				t[i] = (char)('a' + i % 26);
+			t[n] = '\0';
+			fu_row(&pt, fu_rand(&x), t, eols[e]);
+			/* a "" pair at every offset of a quoted field */
+			n = 0;
+			t[n++] = '"';
+			for (i = 0; i < k % 70; i++)
+				t[n++] = 'q';
+			t[n++] = '"';
+			t[n++] = '"';
+			for (i = 0; i < k % 5; i++)
+				t[n++] = ',';
+			t[n++] = '"';
+			t[n] = '\0';
+			fu_row(&pt, fu_rand(&x), t, eols[e]);
+			/* line ends in quotes at every offset */
+			snprintf(t, sizeof(t), "\"%.*s%s%.*s\"", (int)(k % 67),
+			    "0123456789012345678901234567890123456789012345"
+			    "678901234567890123456789", eols[e],
+			    (int)(k % 3), "xyz");
+			fu_row(&pt, fu_rand(&x), t, eols[e]);
+			fu_row(&pt, fu_rand(&x), NULL, eols[e]);
+		}
+		assert_int_equal(fu_agree(s, pt.p, pt.len, 1, NULL), 0);
+		/* without the last line end */
+		assert_int_equal(fu_agree(s, pt.p, pt.len - strlen(eols[e]), 0,
+		    NULL), 0);
+		free(pt.p);
+	}
+	schema_free(s);
+}
+
+/*
+ * Invalid UTF-8 at every position of a record: in a text field it is an
+ * error naming the column; in the ignored column it is not one.
+ */
+static void
+test_fused_utf8(void **state)
+{
+	static const char *bad[] = { "\xff", "\xe4", "\xc3\x28", "\xed\xa0" };
+	struct schema *s = schema_of(fu_schema_src);
+	struct par_text pt, row;
+	uint64_t x = 777;
+	size_t pos, b, k, errs = 0;
+	char *csv;
+
+	(void)state;
+	memset(&row, 0, sizeof(row));
+	fu_row(&row, 5, "\"caf\xc3\xa9, \xe4\xb8\xad\xe6\x96\x87 notes\"",
+	    "\n");
+	for (b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+		for (pos = 0; pos + 1 < row.len; pos++) {
+			memset(&pt, 0, sizeof(pt));
+			pt_fmt(&pt, "id,n,x,ok,d,c,u,skip,t\n");
+			for (k = 0; k < 3; k++)
+				fu_row(&pt, fu_rand(&x), NULL, "\n");
+			pt_add(&pt, row.p, pos);
+			pt_add(&pt, bad[b], strlen(bad[b]));
+			pt_add(&pt, row.p + pos + 1, row.len - pos - 1);
+			for (k = 0; k < 3; k++)
+				fu_row(&pt, fu_rand(&x), NULL, "\n");
+			csv = pt.p;
+			errs += fu_agree(s, csv, pt.len, 0, NULL) != 0;
+			free(csv);
+		}
+	}
+	assert_true(errs > 0);
+	schema_free(s);
+	free(row.p);
+}
+
+/*
+ * Single-byte changes anywhere in a valid input, from the bytes that
+ * matter to a CSV reader and a typed parser.
+ */
+static void
+test_fused_mutations(void **state)
+{
+	static const char subst[] = { '"', ',', '\n', '\r', 'x', '1', '-',
+	    ' ', '\0', (char)0xff, (char)0xe4, '.' };
+	struct schema *s = schema_of(fu_schema_src);
+	struct par_text pt;
+	struct csv_limits lim;
+	uint64_t x = 99;
+	size_t k, i, n = 1500, ok = 0, pos;
+	char *csv;
+
+	(void)state;
+	memset(&pt, 0, sizeof(pt));
+	pt_fmt(&pt, "id,n,x,ok,d,c,u,skip,t\n");
+	for (k = 0; k < 40; k++)
+		fu_row(&pt, fu_rand(&x), NULL, k % 3 ? "\n" : "\r\n");
+	assert_non_null(csv = malloc(pt.len + 1));
+	for (i = 0; i < n; i++) {
+		memcpy(csv, pt.p, pt.len);
+		pos = 24 + fu_rand(&x) % (pt.len - 24);
+		csv[pos] = subst[fu_rand(&x) % sizeof(subst)];
+		if (i % 2) {	/* and a second one nearby */
+			pos += fu_rand(&x) % 40;
+			if (pos < pt.len)
+				csv[pos] = subst[fu_rand(&x) % sizeof(subst)];
+		}
+		ok += fu_agree(s, csv, pt.len, 0, NULL) == 0;
+	}
+	assert_true(ok > 0 && ok < n);
+	/* limits the fused path leaves to csv_next */
+	csv_limits_default(&lim);
+	lim.max_rows = 20;
+	assert_int_not_equal(fu_agree(s, pt.p, pt.len, 1, &lim), 0);
+	csv_limits_default(&lim);
+	lim.max_record = 60;
+	assert_int_not_equal(fu_agree(s, pt.p, pt.len, 1, &lim), 0);
+	free(csv);
+	free(pt.p);
+	schema_free(s);
+}
+
+/* More than the reader's buffer: records cut by its end, every kind. */
+static void
+test_fused_chunks(void **state)
+{
+	struct schema *s = schema_of(par_schema_src);
+	size_t csvlen;
+	char *csv;
+
+	(void)state;
+	csv = par_csv(PAR_LEN2, "\r\n", NULL, NULL, 0, NULL, &csvlen);
+	assert_int_equal(fu_agree(s, csv, csvlen, 1, NULL), 0);
+	free(csv);
+	schema_free(s);
+}
+
+/* }====== */
+
 int
 main(void)
 {
@@ -1710,6 +1995,10 @@ main(void)
 		cmocka_unit_test(test_parallel_first_error),
 		cmocka_unit_test(test_parallel_max_rows),
 		cmocka_unit_test(test_parallel_small),
+		cmocka_unit_test(test_fused_offsets),
+		cmocka_unit_test(test_fused_utf8),
+		cmocka_unit_test(test_fused_mutations),
+		cmocka_unit_test(test_fused_chunks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,9 +3,10 @@
  * the delimiter (or detection) and whether the rest goes through a bare
  * csv_next loop or through ingestion against a schema with one column of
  * every type, so the scalar parsers are fuzzed too. With its top bit set,
- * ingestion runs twice, in one pass and split among threads into pieces
- * of a few bytes: the two must agree, on the table's bytes or on the
- * error's text.
+ * ingestion runs three times: a record at a time through csv_next (the
+ * reference), in one fused pass (ingest.c) with the stop masks the mode
+ * picks, and fused again split among threads into pieces of a few bytes:
+ * all must agree, on the table's bytes or on the error's text.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,8 @@ static struct schema *schema;
 /* Ingests data with the given threads; the table or the error message. */
 static int
 ingest_with(const uint8_t *data, size_t size, const struct csv_limits *lim,
-    int delim, int threads, void **bufp, size_t *lenp, struct veil_err *err)
+    int delim, int threads, int fused, void **bufp, size_t *lenp,
+    struct veil_err *err)
 {
 	struct table_builder *b = NULL;
 	struct ingest_opts o;
@@ -42,6 +44,7 @@ ingest_with(const uint8_t *data, size_t size, const struct csv_limits *lim,
 	o.limits = *lim;
 	o.delimiter = delim;
 	o.threads = threads;
+	o.fused = fused;
 	o.piece_min = 8;
 	*bufp = NULL;
 	*lenp = 0;
@@ -53,24 +56,42 @@ ingest_with(const uint8_t *data, size_t size, const struct csv_limits *lim,
 	return r;
 }
 
+/* The ingestion with these options agrees with the reference's. */
+static void
+agree(const uint8_t *data, size_t size, const struct csv_limits *lim,
+    int delim, int threads, int fused, int r1, const void *b1, size_t l1,
+    const struct veil_err *e1)
+{
+	struct veil_err e2;
+	void *b2;
+	size_t l2;
+	int r2;
+
+	veil_err_clear(&e2);
+	r2 = ingest_with(data, size, lim, delim, threads, fused, &b2, &l2,
+	    &e2);
+	if (r1 != r2 || (r1 == 0 && (l1 != l2 || memcmp(b1, b2, l1) != 0)) ||
+	    (r1 != 0 && strcmp(e1->msg, e2.msg) != 0))
+		abort();
+	free(b2);
+}
+
 static int
 par_vs_serial(const uint8_t *data, size_t size, const struct csv_limits *lim,
-    int delim, int threads)
+    int delim, int threads, int fused)
 {
-	struct veil_err e1, e2;
-	void *b1, *b2;
-	size_t l1, l2;
-	int r1, r2;
+	struct veil_err e1;
+	void *b1;
+	size_t l1;
+	int r1;
 
 	veil_err_clear(&e1);
-	veil_err_clear(&e2);
-	r1 = ingest_with(data, size, lim, delim, 1, &b1, &l1, &e1);
-	r2 = ingest_with(data, size, lim, delim, threads, &b2, &l2, &e2);
-	if (r1 != r2 || (r1 == 0 && (l1 != l2 || memcmp(b1, b2, l1) != 0)) ||
-	    (r1 != 0 && strcmp(e1.msg, e2.msg) != 0))
-		abort();
+	r1 = ingest_with(data, size, lim, delim, 1, INGEST_FUSED_OFF, &b1,
+	    &l1, &e1);
+	agree(data, size, lim, delim, 1, fused, r1, b1, l1, &e1);
+	agree(data, size, lim, delim, threads, INGEST_FUSED_BEST, r1, b1, l1,
+	    &e1);
 	free(b1);
-	free(b2);
 	return 0;
 }
 
@@ -78,6 +99,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const int delims[] = { 0, ',', ';', '\t' };
+	static const int fused[] = { INGEST_FUSED_BEST, INGEST_FUSED_SSE2,
+	    INGEST_FUSED_BYTES, INGEST_FUSED_BEST };
 	struct csv_limits lim;
 	struct csv_reader *rd;
 	struct csv_field *f;
@@ -100,7 +123,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lim.max_rows = 1000;
 	if (mode & 0x80)
 		return par_vs_serial(data, size, &lim, delims[mode & 3],
-		    2 + (mode >> 2 & 3));
+		    2 + (mode >> 2 & 3), fused[mode >> 4 & 3]);
 	if (mode & 0x40) {
 		ingest_opts_default(&o);
 		o.limits = lim;
