@@ -56,14 +56,16 @@ rt_colname(struct rt_ctx *c, struct colref r)
 const struct table_colview *
 rt_colview(struct rt_ctx *c, int col)
 {
+	const struct table_colview *v;
 	struct veil_err err;
 
 	if (c->views[col] != NULL)
 		return c->views[col];
-	if (table_float_pending(c->t, (unsigned)col) &&
-	    table_check_floats(c->t, (unsigned)col, &err) != 0)
+	v = table_column(c->t, (unsigned)col);
+	if (table_values_pending(c->t, (unsigned)col) &&
+	    table_check_values(c->t, (unsigned)col, &err) != 0)
 		rt_corrupt(c, err.msg);
-	return c->views[col] = table_column(c->t, (unsigned)col);
+	return c->views[col] = v;
 }
 
 void

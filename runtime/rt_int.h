@@ -170,9 +170,11 @@ void	 rowfn_push_value(struct rt_ctx *, struct colref c, uint32_t row);
 int	 rt_resolve(lua_State *L, struct pnode *n, const char *name,
 	    struct colref *out);
 /*
- * The view of table column col for reading its values: a float column
- * of a lazily opened table is checked first if it still owes its check
- * (table_open_lazy()); a corrupt one ends the job (rt_corrupt()).
+ * The view of table column col for reading its values: a float or
+ * category column of a lazily opened table is checked first if it still
+ * owes its check (table_open_lazy()); a corrupt one ends the job
+ * (rt_corrupt()). Code that reads values through table_column() instead
+ * must make the check itself before it uses any.
  */
 const struct table_colview *rt_colview(struct rt_ctx *, int col);
 void	 rt_corrupt(struct rt_ctx *, const char *msg)
