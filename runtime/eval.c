@@ -864,6 +864,12 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
 	int fuse = 0;
 	char msg[128];
 
+	/* Passes over every row: the whole columns they read. */
+	if (g->borrowed)
+		rt_prefault(c, n->col.id, gid, sizeof(*gid), n->nsel);
+	if (v != NULL && sel == NULL)
+		rt_prefault(c, a->col.id, v->data, v->type == VEIL_T_BOOL ? 1 :
+		    v->type == VEIL_T_DATE ? 4 : 8, n->nsel);
 	if (v != NULL && table_values_pending(c->t, (unsigned)a->col.id)) {
 		if (sel == NULL && v->nulls == NULL && n->nsel == c->nrows)
 			fuse = 1;

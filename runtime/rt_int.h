@@ -132,6 +132,7 @@ struct rt_ctx {
 	struct rt_stats		*stats;
 	/* per table column: its view once its values are checked */
 	const struct table_colview **views;
+	uint8_t			*prefaulted;	/* per table column */
 };
 
 /* Row i of a selection (NULL: the identity), group of position i. */
@@ -177,6 +178,13 @@ int	 rt_resolve(lua_State *L, struct pnode *n, const char *name,
  * must make the check itself before it uses any.
  */
 const struct table_colview *rt_colview(struct rt_ctx *, int col);
+/*
+ * Before a pass that reads every value of table column col (n rows of
+ * size bytes each): maps the column's pages at once if the job asks for
+ * it (rt_job.prefault), once per column. Only ever a hint.
+ */
+void	 rt_prefault(struct rt_ctx *, int col, const void *p, size_t size,
+	    uint64_t n);
 void	 rt_corrupt(struct rt_ctx *, const char *msg)
 	    __attribute__((noreturn));
 const char *rt_colname(struct rt_ctx *, struct colref c);

@@ -320,6 +320,7 @@ run_lua(const msgpack_object *job)
 		rj.row_insns = (uint32_t)u;
 	rj.log_fd = WORKER_FD_LOG;
 	rj.corrupt = table_corrupt;
+	rj.prefault = 1;	/* map_tables() left the pages to faults */
 
 	msgpack_sbuffer_init(&res);
 	msgpack_packer_init(&rpk, &res, msgpack_sbuffer_write);
