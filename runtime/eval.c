@@ -971,6 +971,32 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
 	}								\
 } while (0)
 /*
+ * Ungrouped over all rows: also two rows at a time, into two sums, so
+ * that the loop's own overhead and its placement in the code weigh half
+ * as much per row (one row a turn ran 4.3 or 5.5 ms over 1e7 floats as
+ * the code around it moved).
+ */
+#define UNGROUPED(T, F) do {						\
+	uint32_t j_;							\
+	int64_t p_ = 0, q_ = 0;						\
+	for (j_ = (uint32_t)s_; j_ + 2 <= e_; j_ += 2) {		\
+		if (F) {						\
+			u64x2 w_;					\
+			memcpy(&w_, d_ + j_, sizeof(w_));		\
+			vbad |= (w_ & vexp) + vone;			\
+		}							\
+		p_ += to_grid(clamp((double)d_[j_], lo, hi), scale);	\
+		q_ += to_grid(clamp((double)d_[j_ + 1], lo, hi), scale); \
+	}								\
+	for (; j_ < e_; j_++) {						\
+		if (F)							\
+			bad |= TABLE_NONFINITE(f64bits((double)d_[j_])); \
+		p_ += to_grid(clamp((double)d_[j_], lo, hi), scale);	\
+	}								\
+	part[0] += p_;							\
+	part2[0] += q_;							\
+} while (0)
+/*
  * No nulls: every selected row counts, so rows and n come from the group
  * sizes, and the loop is only load, clamp, scale, add, in blocks.
  */
@@ -979,17 +1005,9 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
 	uint64_t s_, e_;						\
 	for (s_ = 0; s_ < n->nsel; s_ = e_) {				\
 		e_ = n->nsel - s_ > block ? s_ + block : n->nsel;	\
-		if (gid == NULL && sel == NULL) {			\
-			int64_t p_ = 0;					\
-			for (i = (uint32_t)s_; i < e_; i++) {		\
-				x = (double)d_[i];			\
-				if (F)					\
-					bad |= TABLE_NONFINITE(f64bits(x)); \
-				x = clamp(x, lo, hi);			\
-				p_ += to_grid(x, scale);		\
-			}						\
-			part[0] += p_;					\
-		} else if (sel == NULL)					\
+		if (gid == NULL && sel == NULL)				\
+			UNGROUPED(T, F);				\
+		else if (sel == NULL)					\
 			GROUPED(T, F);					\
 		else							\
 			for (i = (uint32_t)s_; i < e_; i++) {		\
@@ -1057,6 +1075,7 @@ fast_values(struct rt_ctx *c, struct agg *a, struct pnode *n,
 	}
 	FLUSH();
 #undef DENSE
+#undef UNGROUPED
 #undef GROUPED
 #undef GROW
 #undef LOOP

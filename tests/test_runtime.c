@@ -1293,7 +1293,7 @@ test_sum_fixed_point(void **state)
  * the same way: clamp, scale to the grid, round, add. Group by a category
  * without nulls over all rows (the codes are the group ids, two rows at a
  * time: an odd row count leaves one over), with nulls (ids copied), over
- * a selection, and per numeric type (float, int, bool).
+ * a selection, and per numeric type (float, int, bool); and ungrouped.
  */
 #define NK	1001
 #define NKG	5
@@ -1335,7 +1335,7 @@ static void
 test_kernels_grouped(void **state)
 {
 	struct table_builder *b = table_builder_new();
-	struct kref kx, ki, kb, kh, ks, kc;
+	struct kref kx, ki, kb, kh, ks, kc, kt;
 	struct table *t;
 	struct res r;
 	const msgpack_object *a;
@@ -1343,12 +1343,13 @@ test_kernels_grouped(void **state)
 	double x[NK];
 	int64_t iv[NK];
 	int g[NK], h[NK], bv[NK];
+	char want[32];
 	void *buf;
 	size_t len;
 
 	(void)state;
 	memset(&kx, 0, sizeof(kx));
-	ki = kb = kh = ks = kc = kx;
+	ki = kb = kh = ks = kc = kt = kx;
 	assert_non_null(b);
 	assert_int_equal(table_builder_add_column(b, "g", VEIL_T_CATEGORY,
 	    VEIL_R_QUASI, TABLE_F_DECLARED), 0);
@@ -1386,6 +1387,7 @@ test_kernels_grouped(void **state)
 		if (iv[i] > 0)
 			kref_add(&ks, g[i], x[i], 0, 100, 20);
 		kc.n[g[i]]++;
+		kref_add(&kt, 0, x[i], 0, 100, 20);
 	}
 	assert_int_equal(table_builder_finish(b, &buf, &len, NULL), 0);
 	table_builder_free(b);
@@ -1396,12 +1398,16 @@ test_kernels_grouped(void **state)
 	    "  b = g:sum('b', 0, 1),\n"
 	    "  h = v:group_by('h'):sum('x', 0, 100),\n"
 	    "  s = v:where('i', '>', 0):group_by('g'):sum('x', 0, 100),\n"
-	    "  c = g:count() }", &r);
+	    "  c = g:count(), t = v:sum('x', 0, 100) }", &r);
 	expect_kref(agg(&r, "x"), &kx, NKG, 0);
 	expect_kref(agg(&r, "i"), &ki, NKG, 0);
 	expect_kref(agg(&r, "b"), &kb, NKG, 0);
 	expect_kref(agg(&r, "h"), &kh, NKG, 1);
 	expect_kref(agg(&r, "s"), &ks, NKG, 0);
+	a = agg(&r, "t");	/* ungrouped, all rows */
+	assert_int_equal(ngroups(a), 1);
+	snprintf(want, sizeof(want), "%lld", (long long)kt.sum[0]);
+	expect_sum(grp(a, 0), NK, want);
 	a = agg(&r, "c");
 	for (i = 0; i < NKG; i++)
 		expect_ru(find(a, K_STR, kkeys[i], 0), kc.n[i], kc.n[i]);
