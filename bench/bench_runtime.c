@@ -4,8 +4,7 @@
  * same data:
  *   (1) count, sum and group-by mean through the job API (in process, and
  *       as a whole confined job: spawn, map, aggregate, release) against a
- *       plain C loop over the same columns, and SQLite in memory; then
- *       each of the three alone against its own loop;
+ *       plain C loop over the same columns, and SQLite in memory;
  *   (2) a pure-row-function filter + derive + sum against the same logic
  *       as a hand-written loop over Lua column tables in stock Lua 5.4.
  * Usage: bench_runtime VEIL-WORKER [ROWS]   (default 10,000,000)
@@ -98,54 +97,6 @@ c_loop(void *v)
 		gc[g[i]]++;
 	}
 	c->sink += s + (double)cnt + gs[3] / (double)(gc[3] + 1);
-	return now() - t0;
-}
-
-/* The same loops one at a time, for the breakdown by aggregation. */
-static double
-c_count(void *v)
-{
-	struct ctx *c = v;
-	double t0 = now();
-	uint64_t i, cnt = 0;
-
-	for (i = 0; i < c->n; i++)
-		cnt++;
-	c->sink += (double)cnt;
-	return now() - t0;
-}
-
-static double
-c_sum(void *v)
-{
-	struct ctx *c = v;
-	const double *x = table_column(c->t, 1)->data;
-	double s = 0, t0 = now(), y;
-	uint64_t i;
-
-	for (i = 0; i < c->n; i++) {
-		y = x[i] < 0 ? 0 : x[i] > 1000 ? 1000 : x[i];
-		s += y;
-	}
-	c->sink += s;
-	return now() - t0;
-}
-
-static double
-c_group_mean(void *v)
-{
-	struct ctx *c = v;
-	const double *x = table_column(c->t, 1)->data;
-	const uint32_t *g = table_column(c->t, 2)->data;
-	double gs[NG] = { 0 }, t0 = now(), y;
-	uint64_t i, gc[NG] = { 0 };
-
-	for (i = 0; i < c->n; i++) {
-		y = x[i] < 0 ? 0 : x[i] > 1000 ? 1000 : x[i];
-		gs[g[i]] += y;
-		gc[g[i]]++;
-	}
-	c->sink += gs[3] / (double)(gc[3] + 1);
 	return now() - t0;
 }
 
@@ -354,42 +305,6 @@ main(int argc, char **argv)
 	    "ref SQLite :memory: (count+sum, then group by)",
 	    (tsq1 + tsq2) * 1e3, (tsq1 + tsq2) * 1e9 / (double)n,
 	    (tsq1 + tsq2) / tapi);
-
-	/* (1b) each aggregation alone */
-	{
-		static const struct {
-			const char	*name;
-			const char	*src;
-			double		(*c)(void *);
-		} one[] = {
-			{ "count", "return { n = veil.dataset():count() }",
-			  c_count },
-			{ "sum", "return { s = veil.dataset():sum('x', 0, "
-			  "1000) }", c_sum },
-			{ "group-by mean", "return { m = veil.dataset():"
-			  "group_by('g'):mean('x', 0, 1000) }", c_group_mean },
-		};
-		double t1, t2, t3;
-
-		printf("  each alone (best of 5): ref C loop, API in process, "
-		    "whole job\n");
-		for (i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
-			c.src = one[i].src;
-			t1 = best_of(5, one[i].c, &c);
-			t2 = best_of(5, veil_api, &c);
-			t3 = best_of(5, veil_job, &c);
-			/* a counting loop compiles to nothing: no ratio */
-			if (t1 < 1e-4)
-				printf("    %-14s C %7.2f ms  API %7.2f ms  "
-				    "job %7.2f ms\n", one[i].name, t1 * 1e3,
-				    t2 * 1e3, t3 * 1e3);
-			else
-				printf("    %-14s C %7.2f ms  API %7.2f ms "
-				    "%5.2fx  job %7.2f ms %5.2fx\n",
-				    one[i].name, t1 * 1e3, t2 * 1e3, t2 / t1,
-				    t3 * 1e3, t3 / t1);
-		}
-	}
 
 	/* (2) row functions against stock Lua over column tables */
 	c.src = "local v = veil.dataset() "
