@@ -684,7 +684,7 @@ bad_code_table(uint64_t bad_row, int unit, void **bufp, size_t *lenp)
 	    unit ? TABLE_F_UNIT : TABLE_F_DECLARED), 1);
 	for (i = 0; i < 1001; i++) {
 		assert_int_equal(table_builder_int(b, 0, (int64_t)i), 0);
-		assert_int_equal(table_builder_category(b, 1, "abc" + i % 3, 1),
+		assert_int_equal(table_builder_category(b, 1, &"abc"[i % 3], 1),
 		    0);
 	}
 	assert_int_equal(table_builder_finish(b, bufp, lenp, NULL), 0);
