@@ -5,8 +5,9 @@
  * another process built. Every offset and length is checked against the
  * buffer before it is used, string offsets must be monotonic, category
  * codes must index the dictionary, bools are 0 or 1, floats are finite.
- * table_open_lazy() leaves only the last of these, per column, to the
- * reader, which can make it during its own first pass over the column.
+ * table_open_lazy() leaves the last two of these (one pass over each
+ * float and category column), per column, to the reader, which can make
+ * them during its own first pass over the column.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -28,7 +29,8 @@ struct table {
 	uint64_t		 nrows;
 	unsigned int		 ncols;
 	struct table_colview	*cols;
-	uint8_t			*pending;	/* per column: floats owe
+	uint8_t			*pending;	/* per column: float or
+						   category values owe
 						   their check (lazy) */
 };
 
@@ -126,7 +128,7 @@ check_values(unsigned int col, const struct table_colview *c, uint64_t n,
 	switch (c->type) {
 	case VEIL_T_FLOAT: {
 		if (lazy)
-			break;		/* table_check_floats() */
+			break;		/* table_check_values() */
 		/* the slow loop only runs to name the row */
 		if (all_finite(c->data, n))
 			break;
@@ -159,6 +161,8 @@ check_values(unsigned int col, const struct table_colview *c, uint64_t n,
 		const uint32_t *k = c->data;
 		uint32_t acc[2 * VBLOCK] = { 0 }, bad = 0;
 
+		if (lazy)
+			break;		/* table_check_values() */
 		for (i = 0; i + 2 * VBLOCK <= n; i += 2 * VBLOCK)
 			for (j = 0; j < 2 * VBLOCK; j++)
 				acc[j] |= k[i + j] >= c->dict_n;
@@ -310,7 +314,8 @@ open_table(const void *vbuf, size_t len, int lazy, struct table **tp,
 		if ((r = open_column(buf, len, t->nrows, i, &dir[i],
 		    &t->cols[i], lazy, err)) != 0)
 			goto out;
-		else if (lazy && t->cols[i].type == VEIL_T_FLOAT)
+		else if (lazy && (t->cols[i].type == VEIL_T_FLOAT ||
+		    t->cols[i].type == VEIL_T_CATEGORY))
 			t->pending[i] = 1;
 	for (i = 0; i < t->ncols; i++)
 		for (j = i + 1; j < t->ncols; j++)
@@ -342,18 +347,18 @@ table_open_lazy(const void *buf, size_t len, struct table **tp,
 }
 
 int
-table_float_pending(const struct table *t, unsigned int col)
+table_values_pending(const struct table *t, unsigned int col)
 {
 	return col < t->ncols && t->pending[col];
 }
 
 int
-table_check_floats(const struct table *t, unsigned int col,
+table_check_values(const struct table *t, unsigned int col,
     struct veil_err *err)
 {
 	int r;
 
-	if (!table_float_pending(t, col))
+	if (!table_values_pending(t, col))
 		return 0;
 	if ((r = check_values(col, &t->cols[col], t->nrows, 0, err)) != 0)
 		return r;
@@ -362,7 +367,7 @@ table_check_floats(const struct table *t, unsigned int col,
 }
 
 void
-table_floats_checked(const struct table *t, unsigned int col)
+table_values_checked(const struct table *t, unsigned int col)
 {
 	if (col < t->ncols)
 		t->pending[col] = 0;

@@ -95,22 +95,25 @@ int		 table_open(const void *buf, size_t len, struct table **tp,
 void		 table_free(struct table *);
 
 /*
- * As table_open(), but one check is left for later, per column: that a
- * float column's values are all finite (a pass over the column; what it
- * protects is the arithmetic, never a read: every offset, length, string
- * offset, category code and bool is still checked here). The reader owes
- * it before using a float column's values: table_float_pending() says
- * whether the check is still owed, table_check_floats() runs it (0, or
- * VEIL_E_CORRUPT), and table_floats_checked() records that the caller
- * made the same check itself while reading every value of the column
- * (TABLE_NONFINITE below), so that a job pays for one pass, not two.
+ * As table_open(), but two checks are left for later, per column: that
+ * a float column's values are all finite, and that a category column's
+ * codes all index its dictionary (each a pass over the column). Every
+ * offset, length, string offset, dictionary offset and bool is still
+ * checked here. The reader owes the check before it uses a float or
+ * category column's values (and a code owes it before it indexes
+ * anything): table_values_pending() says whether the check is still
+ * owed, table_check_values() runs it (0, or VEIL_E_CORRUPT), and
+ * table_values_checked() records that the caller made the same check
+ * itself while reading every value of the column (TABLE_NONFINITE below;
+ * code < dict_n, or code 0 in a null row), so that a job pays for one
+ * pass, not two.
  */
 int		 table_open_lazy(const void *buf, size_t len, struct table **tp,
 		    struct veil_err *err);
-int		 table_float_pending(const struct table *, unsigned int col);
-int		 table_check_floats(const struct table *, unsigned int col,
+int		 table_values_pending(const struct table *, unsigned int col);
+int		 table_check_values(const struct table *, unsigned int col,
 		    struct veil_err *err);
-void		 table_floats_checked(const struct table *, unsigned int col);
+void		 table_values_checked(const struct table *, unsigned int col);
 
 /*
  * For a check made while reading: OR this over the bits of every value;

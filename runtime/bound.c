@@ -82,8 +82,8 @@ hash_bytes(const char *p, size_t n)
 static int
 unit_ids(struct rt_ctx *c)
 {
-	const struct table_colview *u = table_column(c->t,
-	    (unsigned)c->unit_col);
+	/* Codes become unit ids, which index arrays: checked first. */
+	const struct table_colview *u = rt_colview(c, c->unit_col);
 	uint32_t *ht = NULL, cap, i, j, first;
 	const char *p, *q;
 	size_t len, qlen;

@@ -121,6 +121,7 @@ ctx_free(struct rt_ctx *c)
 	}
 	free(c->dcols);
 	free(c->views);
+	free(c->prefaulted);
 	free(c->base);
 	free(c->unit);
 }
@@ -165,7 +166,8 @@ rt_run(const struct rt_job *job, const struct table *t, msgpack_packer *pk,
 		    "Lua state");
 	c.L = L;
 	if ((c.views = calloc((size_t)table_ncols(t) + 1,
-	    sizeof(*c.views))) == NULL) {
+	    sizeof(*c.views))) == NULL || (c.prefaulted = calloc(
+	    (size_t)table_ncols(t) + 1, 1)) == NULL) {
 		rf = fail(msg, msglen, RT_MEMORY, "not enough memory");
 		goto out;
 	}

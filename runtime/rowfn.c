@@ -18,6 +18,8 @@
  * and booleans runs compiled, in C, without a Lua call; every row the
  * compiled form cannot answer exactly goes to the interpreter as before.
  */
+#include <sys/mman.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,14 +58,34 @@ rt_colname(struct rt_ctx *c, struct colref r)
 const struct table_colview *
 rt_colview(struct rt_ctx *c, int col)
 {
+	const struct table_colview *v;
 	struct veil_err err;
 
 	if (c->views[col] != NULL)
 		return c->views[col];
-	if (table_float_pending(c->t, (unsigned)col) &&
-	    table_check_floats(c->t, (unsigned)col, &err) != 0)
-		rt_corrupt(c, err.msg);
-	return c->views[col] = table_column(c->t, (unsigned)col);
+	v = table_column(c->t, (unsigned)col);
+	if (table_values_pending(c->t, (unsigned)col)) {
+		/* the check reads every value: floats, codes */
+		rt_prefault(c, col, v->data, v->type == VEIL_T_FLOAT ?
+		    sizeof(double) : sizeof(uint32_t), c->nrows);
+		if (table_check_values(c->t, (unsigned)col, &err) != 0)
+			rt_corrupt(c, err.msg);
+	}
+	return c->views[col] = v;
+}
+
+void
+rt_prefault(struct rt_ctx *c, int col, const void *p, size_t size,
+    uint64_t n)
+{
+	uintptr_t a = (uintptr_t)p, pg = 4096;
+
+	if (!c->job->prefault || c->prefaulted[col] || n == 0)
+		return;
+	c->prefaulted[col] = 1;
+	/* Failure (a kernel before 5.14: EINVAL) leaves it to faults. */
+	(void)madvise((void *)(a & ~(pg - 1)), (a & (pg - 1)) + size * n,
+	    MADV_POPULATE_READ);
 }
 
 void

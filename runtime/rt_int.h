@@ -132,6 +132,7 @@ struct rt_ctx {
 	struct rt_stats		*stats;
 	/* per table column: its view once its values are checked */
 	const struct table_colview **views;
+	uint8_t			*prefaulted;	/* per table column */
 };
 
 /* Row i of a selection (NULL: the identity), group of position i. */
@@ -170,11 +171,20 @@ void	 rowfn_push_value(struct rt_ctx *, struct colref c, uint32_t row);
 int	 rt_resolve(lua_State *L, struct pnode *n, const char *name,
 	    struct colref *out);
 /*
- * The view of table column col for reading its values: a float column
- * of a lazily opened table is checked first if it still owes its check
- * (table_open_lazy()); a corrupt one ends the job (rt_corrupt()).
+ * The view of table column col for reading its values: a float or
+ * category column of a lazily opened table is checked first if it still
+ * owes its check (table_open_lazy()); a corrupt one ends the job
+ * (rt_corrupt()). Code that reads values through table_column() instead
+ * must make the check itself before it uses any.
  */
 const struct table_colview *rt_colview(struct rt_ctx *, int col);
+/*
+ * Before a pass that reads every value of table column col (n rows of
+ * size bytes each): maps the column's pages at once if the job asks for
+ * it (rt_job.prefault), once per column. Only ever a hint.
+ */
+void	 rt_prefault(struct rt_ctx *, int col, const void *p, size_t size,
+	    uint64_t n);
 void	 rt_corrupt(struct rt_ctx *, const char *msg)
 	    __attribute__((noreturn));
 const char *rt_colname(struct rt_ctx *, struct colref c);

@@ -327,6 +327,7 @@ run_lua(const msgpack_object *job)
 		rj.row_insns = (uint32_t)u;
 	rj.log_fd = WORKER_FD_LOG;
 	rj.corrupt = table_corrupt;
+	rj.prefault = 1;	/* map_tables() left the pages to faults */
 
 	msgpack_sbuffer_init(&res);
 	msgpack_packer_init(&rpk, &res, msgpack_sbuffer_write);
@@ -741,9 +742,10 @@ main(int argc, char **argv)
 			_exit(WORKER_EXIT_JOB);
 		}
 		memcpy(tables[i].name, n->via.str.ptr, n->via.str.size);
-		/* A Lua job checks float values as its kernels first read
-		 * them (table_open_lazy(), table_corrupt()): one pass over
-		 * a column, not two. */
+		/* A Lua job checks float values and category codes as it
+		 * first reads them (table_open_lazy(), rt_colview(), the
+		 * kernels' own checks, table_corrupt()): one pass over a
+		 * column, not two, and none over a column it never reads. */
 		if ((klen == 3 && memcmp(kind, "lua", 3) == 0 ?
 		    table_open_lazy : table_open)(tables[i].map,
 		    tables[i].len, &tables[i].t, &err) != 0) {

@@ -1288,6 +1288,134 @@ test_sum_fixed_point(void **state)
 	done(&r);
 }
 
+/*
+ * The count/sum/mean kernels (fast_values()) against sums worked out here
+ * the same way: clamp, scale to the grid, round, add. Group by a category
+ * without nulls over all rows (the codes are the group ids, two rows at a
+ * time: an odd row count leaves one over), with nulls (ids copied), over
+ * a selection, and per numeric type (float, int, bool); and ungrouped.
+ */
+#define NK	1001
+#define NKG	5
+
+static const char *const kkeys[NKG] = { "a", "b", "c", "d", "e" };
+
+struct kref {
+	uint64_t	 n[NKG + 1];	/* by key; NKG: the null key */
+	int64_t		 sum[NKG + 1];
+};
+
+static void
+kref_add(struct kref *k, int key, double x, double lo, double hi, int bits)
+{
+	x = x < lo ? lo : x > hi ? hi : x;
+	k->n[key]++;
+	k->sum[key] += (int64_t)llrint(ldexp(x, bits));
+}
+
+static void
+expect_kref(const msgpack_object *a, const struct kref *k, int nkeys,
+    int nulls)
+{
+	char want[32];
+	int i;
+
+	assert_int_equal(ngroups(a), nkeys + (nulls ? 1 : 0));
+	for (i = 0; i < nkeys; i++) {
+		snprintf(want, sizeof(want), "%lld", (long long)k->sum[i]);
+		expect_sum(find(a, K_STR, kkeys[i], 0), k->n[i], want);
+	}
+	if (nulls) {
+		snprintf(want, sizeof(want), "%lld", (long long)k->sum[NKG]);
+		expect_sum(find(a, K_NIL, NULL, 0), k->n[NKG], want);
+	}
+}
+
+static void
+test_kernels_grouped(void **state)
+{
+	struct table_builder *b = table_builder_new();
+	struct kref kx, ki, kb, kh, ks, kc, kt;
+	struct table *t;
+	struct res r;
+	const msgpack_object *a;
+	uint64_t seed = 7, i;
+	double x[NK];
+	int64_t iv[NK];
+	int g[NK], h[NK], bv[NK];
+	char want[32];
+	void *buf;
+	size_t len;
+
+	(void)state;
+	memset(&kx, 0, sizeof(kx));
+	ki = kb = kh = ks = kc = kt = kx;
+	assert_non_null(b);
+	assert_int_equal(table_builder_add_column(b, "g", VEIL_T_CATEGORY,
+	    VEIL_R_QUASI, TABLE_F_DECLARED), 0);
+	assert_int_equal(table_builder_add_column(b, "h", VEIL_T_CATEGORY,
+	    VEIL_R_QUASI, TABLE_F_DECLARED), 1);
+	assert_int_equal(table_builder_add_column(b, "x", VEIL_T_FLOAT,
+	    VEIL_R_INSENSITIVE, 0), 2);
+	assert_int_equal(table_builder_add_column(b, "i", VEIL_T_INT,
+	    VEIL_R_INSENSITIVE, 0), 3);
+	assert_int_equal(table_builder_add_column(b, "b", VEIL_T_BOOL,
+	    VEIL_R_INSENSITIVE, 0), 4);
+	for (i = 0; i < NKG; i++) {	/* "e" declared, never used in g */
+		assert_int_equal(table_builder_dict_add(b, 0, kkeys[i], 1), 0);
+		assert_int_equal(table_builder_dict_add(b, 1, kkeys[i], 1), 0);
+	}
+	for (i = 0; i < NK; i++) {
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		g[i] = (int)((seed >> 33) % (NKG - 1));
+		h[i] = (int)((seed >> 40) % (NKG + 1));	/* NKG: null */
+		x[i] = (double)((int64_t)(seed >> 20) % 30000) / 128 - 20;
+		iv[i] = (int64_t)((seed >> 12) % 300) - 100;
+		bv[i] = (int)((seed >> 50) & 1);
+		assert_int_equal(table_builder_category(b, 0, kkeys[g[i]], 1),
+		    0);
+		assert_int_equal(h[i] == NKG ? table_builder_null(b, 1) :
+		    table_builder_category(b, 1, kkeys[h[i]], 1), 0);
+		assert_int_equal(table_builder_float(b, 2, x[i]), 0);
+		assert_int_equal(table_builder_int(b, 3, iv[i]), 0);
+		assert_int_equal(table_builder_bool(b, 4, bv[i]), 0);
+		/* bounds [0, 100]: 20 bits; ints and bools: none */
+		kref_add(&kx, g[i], x[i], 0, 100, 20);
+		kref_add(&ki, g[i], (double)iv[i], 0, 100, 0);
+		kref_add(&kb, g[i], bv[i], 0, 1, 0);
+		kref_add(&kh, h[i], x[i], 0, 100, 20);
+		if (iv[i] > 0)
+			kref_add(&ks, g[i], x[i], 0, 100, 20);
+		kc.n[g[i]]++;
+		kref_add(&kt, 0, x[i], 0, 100, 20);
+	}
+	assert_int_equal(table_builder_finish(b, &buf, &len, NULL), 0);
+	table_builder_free(b);
+	assert_int_equal(table_open(buf, len, &t, NULL), 0);
+	ok_on(t, &NONE, "local v = veil.dataset()\n"
+	    "local g = v:group_by('g')\n"
+	    "return { x = g:mean('x', 0, 100), i = g:sum('i', 0, 100),\n"
+	    "  b = g:sum('b', 0, 1),\n"
+	    "  h = v:group_by('h'):sum('x', 0, 100),\n"
+	    "  s = v:where('i', '>', 0):group_by('g'):sum('x', 0, 100),\n"
+	    "  c = g:count(), t = v:sum('x', 0, 100) }", &r);
+	expect_kref(agg(&r, "x"), &kx, NKG, 0);
+	expect_kref(agg(&r, "i"), &ki, NKG, 0);
+	expect_kref(agg(&r, "b"), &kb, NKG, 0);
+	expect_kref(agg(&r, "h"), &kh, NKG, 1);
+	expect_kref(agg(&r, "s"), &ks, NKG, 0);
+	a = agg(&r, "t");	/* ungrouped, all rows */
+	assert_int_equal(ngroups(a), 1);
+	snprintf(want, sizeof(want), "%lld", (long long)kt.sum[0]);
+	expect_sum(grp(a, 0), NK, want);
+	a = agg(&r, "c");
+	for (i = 0; i < NKG; i++)
+		expect_ru(find(a, K_STR, kkeys[i], 0), kc.n[i], kc.n[i]);
+	done(&r);
+	table_free(t);
+	free(buf);
+}
+
 /* }====== */
 
 /* {====== quantiles and histograms */
@@ -2552,6 +2680,7 @@ main(void)
 		T(test_group_dynamic_keys),
 		T(test_group_function_and_derived),
 		T(test_sum_fixed_point),
+		T(test_kernels_grouped),
 		T(test_quantile),
 		T(test_quantile_reference),
 		T(test_histogram),

@@ -555,6 +555,26 @@ test_worker_bad_job_frames(void **state)
 	free(buf);
 }
 
+/* A job frame of kind "lua" over one table, "visits", in mode none. */
+static void
+lua_frame(msgpack_sbuffer *sb, const char *src)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 4);
+	frame_pack_cstr(&pk, "kind");
+	frame_pack_cstr(&pk, "lua");
+	frame_pack_cstr(&pk, "tables");
+	msgpack_pack_array(&pk, 1);
+	frame_pack_cstr(&pk, "visits");
+	frame_pack_cstr(&pk, "source");
+	frame_pack_cstr(&pk, src);
+	frame_pack_cstr(&pk, "mode");
+	frame_pack_cstr(&pk, "none");
+}
+
 /*
  * A Lua job checks a float column's values when it first reads them
  * (table_open_lazy()): a NaN in one ends every job that reads the
@@ -583,61 +603,165 @@ test_worker_lazy_floats(void **state)
 		{ "return { n = veil.dataset():filter(function(r) "
 		  "return math.abs(r.x) > 1 end):count() }", 0 },
 	};
+	static const uint64_t rows[] = { 500, 501, 1000 };
 	struct table_builder *b = table_builder_new();
 	struct spawner_outcome out;
 	struct table *t;
 	msgpack_sbuffer sb;
-	msgpack_packer pk;
 	const void *tabs[1];
-	double nan = NAN;
+	double nan = NAN, zero = 0;
+	char *x;
 	void *buf;
-	size_t len, i;
+	size_t len, i, k;
 
 	(void)state;
 	assert_int_equal(table_builder_add_column(b, "n", VEIL_T_INT,
 	    VEIL_R_QUASI, 0), 0);
 	assert_int_equal(table_builder_add_column(b, "x", VEIL_T_FLOAT,
 	    VEIL_R_INSENSITIVE, 0), 1);
-	for (i = 0; i < 1000; i++) {
+	/* 1001 rows: the kernels read two at a time, and one at the end */
+	for (i = 0; i < 1001; i++) {
 		assert_int_equal(table_builder_int(b, 0, (int64_t)i), 0);
 		assert_int_equal(table_builder_float(b, 1, (double)i / 2), 0);
 	}
 	assert_int_equal(table_builder_finish(b, &buf, &len, NULL), 0);
 	table_builder_free(b);
 	assert_int_equal(table_open(buf, len, &t, NULL), 0);
-	memcpy((char *)buf + ((const char *)table_column(t, 1)->data -
-	    (const char *)buf) + 8 * 500, &nan, sizeof(nan));
+	x = (char *)buf + ((const char *)table_column(t, 1)->data -
+	    (const char *)buf);
 	table_free(t);
 	tabs[0] = buf;
-	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		msgpack_sbuffer_init(&sb);
-		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-		msgpack_pack_map(&pk, 4);
-		frame_pack_cstr(&pk, "kind");
-		frame_pack_cstr(&pk, "lua");
-		frame_pack_cstr(&pk, "tables");
-		msgpack_pack_array(&pk, 1);
-		frame_pack_cstr(&pk, "visits");
-		frame_pack_cstr(&pk, "source");
-		frame_pack_cstr(&pk, c[i].src);
-		frame_pack_cstr(&pk, "mode");
-		frame_pack_cstr(&pk, "none");
-		run_worker(tabs, &len, 1, sb.data, sb.size, &out);
-		if (c[i].ok && out.status != SPAWN_FINISHED)
-			fail_msg("%s: status %s, log: %s", c[i].src,
-			    spawner_status_name(out.status), out.log);
-		if (!c[i].ok && (out.status != SPAWN_ERROR ||
-		    strstr(out.log, "non-finite") == NULL))
-			fail_msg("%s: status %s, log: %s", c[i].src,
-			    spawner_status_name(out.status), out.log);
-		spawner_outcome_free(&out);
-		msgpack_sbuffer_destroy(&sb);
+	for (k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
+		if (k > 0)
+			memcpy(x + 8 * rows[k - 1], &zero, sizeof(zero));
+		memcpy(x + 8 * rows[k], &nan, sizeof(nan));
+		for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+			lua_frame(&sb, c[i].src);
+			run_worker(tabs, &len, 1, sb.data, sb.size, &out);
+			if (c[i].ok && out.status != SPAWN_FINISHED)
+				fail_msg("row %llu: %s: status %s, log: %s",
+				    (unsigned long long)rows[k], c[i].src,
+				    spawner_status_name(out.status), out.log);
+			if (!c[i].ok && (out.status != SPAWN_ERROR ||
+			    strstr(out.log, "non-finite") == NULL))
+				fail_msg("row %llu: %s: status %s, log: %s",
+				    (unsigned long long)rows[k], c[i].src,
+				    spawner_status_name(out.status), out.log);
+			spawner_outcome_free(&out);
+			msgpack_sbuffer_destroy(&sb);
+		}
 	}
 	/* describe reads no values, but is not lazy */
 	job_frame(&sb, "describe", 1);
 	run_worker(tabs, &len, 1, sb.data, sb.size, &out);
 	assert_int_equal(out.status, SPAWN_ERROR);
 	assert_non_null(strstr(out.log, "non-finite"));
+	spawner_outcome_free(&out);
+	msgpack_sbuffer_destroy(&sb);
+	free(buf);
+}
+
+/*
+ * Category codes are checked lazily too: by the group kernels as they
+ * use each code (two rows at a time, and the odd one at the end), and by
+ * everything else before it reads any. A code outside the dictionary
+ * ends every job that reads the column, however it reads it, and no
+ * other; in the unit column, every job.
+ */
+/* 1001 rows: n, and category g (unit column if unit) with a bad code. */
+static void
+bad_code_table(uint64_t bad_row, int unit, void **bufp, size_t *lenp)
+{
+	struct table_builder *b = table_builder_new();
+	struct table *t;
+	uint32_t code = 7;	/* the dictionary has 3 */
+	size_t i;
+
+	assert_int_equal(table_builder_add_column(b, "n", VEIL_T_INT,
+	    VEIL_R_QUASI, 0), 0);
+	assert_int_equal(table_builder_add_column(b, "g", VEIL_T_CATEGORY,
+	    unit ? VEIL_R_IDENTIFIER : VEIL_R_SENSITIVE,
+	    unit ? TABLE_F_UNIT : TABLE_F_DECLARED), 1);
+	for (i = 0; i < 1001; i++) {
+		assert_int_equal(table_builder_int(b, 0, (int64_t)i), 0);
+		assert_int_equal(table_builder_category(b, 1, &"abc"[i % 3], 1),
+		    0);
+	}
+	assert_int_equal(table_builder_finish(b, bufp, lenp, NULL), 0);
+	table_builder_free(b);
+	assert_int_equal(table_open(*bufp, *lenp, &t, NULL), 0);
+	memcpy((char *)*bufp + ((const char *)table_column(t, 1)->data -
+	    (const char *)*bufp) + 4 * bad_row, &code, sizeof(code));
+	table_free(t);
+}
+
+static void
+test_worker_lazy_codes(void **state)
+{
+	static const struct {
+		const char	*src;
+		int		 ok;
+	} c[] = {
+		{ "return { n = veil.dataset():count() }", 1 },
+		{ "return { s = veil.dataset():sum('n', 0, 1000) }", 1 },
+		/* the kernels' own check, every row */
+		{ "return { n = veil.dataset():group_by('g'):count() }", 0 },
+		{ "return { m = veil.dataset():group_by('g'):mean('n', 0, 1) }",
+		  0 },
+		/* checked first: another kernel, some rows, other reads */
+		{ "return { q = veil.dataset():group_by('g'):quantile('n', 0.5, "
+		  "0, 1) }", 0 },
+		{ "return { n = veil.dataset():where('n', '<', 10):"
+		  "group_by('g'):count() }", 0 },
+		{ "return { n = veil.dataset():where('g', '=', 'a'):count() }",
+		  0 },
+		{ "return { n = veil.dataset():filter(function(r) "
+		  "return r.g == 'a' end):count() }", 0 },
+	};
+	static const uint64_t rows[] = { 0, 501, 1000 };
+	struct spawner_outcome out;
+	msgpack_sbuffer sb;
+	const void *tabs[1];
+	void *buf;
+	size_t len, i, k;
+
+	(void)state;
+	for (k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
+		bad_code_table(rows[k], 0, &buf, &len);
+		tabs[0] = buf;
+		for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+			lua_frame(&sb, c[i].src);
+			run_worker(tabs, &len, 1, sb.data, sb.size, &out);
+			if (c[i].ok && out.status != SPAWN_FINISHED)
+				fail_msg("row %llu: %s: status %s, log: %s",
+				    (unsigned long long)rows[k], c[i].src,
+				    spawner_status_name(out.status), out.log);
+			if (!c[i].ok && (out.status != SPAWN_ERROR ||
+			    strstr(out.log, "dictionary has 3") == NULL))
+				fail_msg("row %llu: %s: status %s, log: %s",
+				    (unsigned long long)rows[k], c[i].src,
+				    spawner_status_name(out.status), out.log);
+			spawner_outcome_free(&out);
+			msgpack_sbuffer_destroy(&sb);
+		}
+		free(buf);
+	}
+	/* the unit column's codes become unit ids: every job reads them */
+	bad_code_table(501, 1, &buf, &len);
+	tabs[0] = buf;
+	lua_frame(&sb, c[0].src);
+	run_worker(tabs, &len, 1, sb.data, sb.size, &out);
+	if (out.status != SPAWN_ERROR ||
+	    strstr(out.log, "dictionary has 3") == NULL)
+		fail_msg("unit: status %s, log: %s",
+		    spawner_status_name(out.status), out.log);
+	spawner_outcome_free(&out);
+	msgpack_sbuffer_destroy(&sb);
+	/* describe reads no values, but is not lazy */
+	job_frame(&sb, "describe", 1);
+	run_worker(tabs, &len, 1, sb.data, sb.size, &out);
+	assert_int_equal(out.status, SPAWN_ERROR);
+	assert_non_null(strstr(out.log, "dictionary has 3"));
 	spawner_outcome_free(&out);
 	msgpack_sbuffer_destroy(&sb);
 	free(buf);
@@ -1680,6 +1804,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_worker_describe),
 		cmocka_unit_test(test_worker_bad_job_frames),
 		cmocka_unit_test(test_worker_lazy_floats),
+		cmocka_unit_test(test_worker_lazy_codes),
 		cmocka_unit_test(test_prestart_same_outcome),
 		cmocka_unit_test(test_prestart_deadline_at_submit),
 		cmocka_unit_test(test_prestart_idle_kill),
