@@ -98,6 +98,16 @@ now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Closes both ends of a pipe that are still open (-1: already given). */
+static void
+close_pair(const int p[2])
+{
+	if (p[0] != -1)
+		close(p[0]);
+	if (p[1] != -1)
+		close(p[1]);
+}
+
 int
 spawner_sealed_memfd(const char *name, const void *buf, size_t len)
 {
@@ -463,14 +473,8 @@ start(const char *worker, char *const argv[], const int *tfds, size_t ntables,
 		if (hi[i] != -1)
 			close(hi[i]);
 	}
-	if (resp[0] != -1)
-		close(resp[0]);
-	if (resp[1] != -1)
-		close(resp[1]);
-	if (logp[0] != -1)
-		close(logp[0]);
-	if (logp[1] != -1)
-		close(logp[1]);
+	close_pair(resp);
+	close_pair(logp);
 	if (jobw != -1)
 		close(jobw);
 	return s;
@@ -1072,18 +1076,9 @@ spawner_zygote_fork(struct spawner_zygote *z, struct veil_err *err)
  fail:
 	if (pidfd != -1)
 		close(pidfd);
-	if (jobp[0] != -1)
-		close(jobp[0]);
-	if (jobp[1] != -1)
-		close(jobp[1]);
-	if (resp[0] != -1)
-		close(resp[0]);
-	if (resp[1] != -1)
-		close(resp[1]);
-	if (logp[0] != -1)
-		close(logp[0]);
-	if (logp[1] != -1)
-		close(logp[1]);
+	close_pair(jobp);
+	close_pair(resp);
+	close_pair(logp);
 	spawner_free(s);
 	return NULL;
 }
