@@ -548,6 +548,28 @@ table_builder_dict_find(const struct table_builder *b, int col,
 	return code;
 }
 
+/* A null in column c: its bitmap bit, and an empty slot (a string's
+ * offset stays where it was). */
+static int
+push_null(struct bcol *c)
+{
+	uint64_t zero = 0, end;
+	int r;
+
+	if ((r = row_begin(c, 1)) != 0)
+		return r;
+	if (c->type == VEIL_T_STRING) {
+		end = c->heap.len;
+		r = vec_push(&c->data, &end, 8);
+	} else
+		r = vec_push(&c->data, &zero,
+		    (size_t)tf_data_len(c->type, 1));
+	if (r != 0)
+		return r;
+	c->nrows++;
+	return 0;
+}
+
 /*
  * The per-call checks of the table_builder_* appends (column, type, row
  * limit) are made once per row; what remains per value is the bitmap,
@@ -559,7 +581,7 @@ table_builder_row(struct table_builder *b, const struct table_value *vals)
 	const struct table_value *v;
 	struct bcol *c;
 	unsigned int i;
-	uint64_t end, zero = 0;
+	uint64_t end;
 	uint32_t code;
 	uint8_t u;
 	int r;
@@ -569,20 +591,13 @@ table_builder_row(struct table_builder *b, const struct table_value *vals)
 	for (i = 0; i < b->ncols; i++) {
 		c = &b->cols[i];
 		v = &vals[i];
-		if ((r = row_begin(c, v->kind == TABLE_V_NULL)) != 0)
-			return r;
 		if (v->kind == TABLE_V_NULL) {
-			if (c->type == VEIL_T_STRING) {
-				end = c->heap.len;
-				r = vec_push(&c->data, &end, 8);
-			} else
-				r = vec_push(&c->data, &zero,
-				    (size_t)tf_data_len(c->type, 1));
-			if (r != 0)
+			if ((r = push_null(c)) != 0)
 				return r;
-			c->nrows++;
 			continue;
 		}
+		if ((r = row_begin(c, 0)) != 0)
+			return r;
 		switch (c->type) {
 		case VEIL_T_INT:
 			r = vec_push(&c->data, &v->v.i, 8);
@@ -637,25 +652,9 @@ table_builder_row(struct table_builder *b, const struct table_value *vals)
 int
 table_builder_null(struct table_builder *b, int col)
 {
-	struct bcol *c;
-	uint64_t zero = 0, end;
-	int r;
-
 	if (col < 0 || (unsigned)col >= b->ncols || b->nparts > 0)
 		return VEIL_E_INVALID;
-	c = &b->cols[col];
-	if ((r = row_begin(c, 1)) != 0)
-		return r;
-	if (c->type == VEIL_T_STRING) {
-		end = c->heap.len;
-		r = vec_push(&c->data, &end, 8);
-	} else
-		r = vec_push(&c->data, &zero,
-		    (size_t)tf_data_len(c->type, 1));
-	if (r != 0)
-		return r;
-	c->nrows++;
-	return 0;
+	return push_null(&b->cols[col]);
 }
 
 int
