@@ -155,6 +155,68 @@ test_file_roundtrip(void **state)
 	assert_null(t);
 }
 
+/*
+ * Columns that grow through every size a vector takes: the malloc heap,
+ * a huge-page mapping, then mappings grown in place or moved while other
+ * columns' mappings are made between them. Every value must survive.
+ */
+static void
+test_big_columns(void **state)
+{
+	struct table_builder *b = table_builder_new();
+	const struct table_colview *c0, *c1, *c2;
+	struct table *t = NULL;
+	struct veil_err err;
+	const uint64_t n = 700000;	/* 5.6 MB of int64 per column */
+	const char *p;
+	char s[32];
+	void *buf;
+	size_t len, sl;
+	uint64_t i;
+
+	(void)state;
+	assert_non_null(b);
+	assert_int_equal(table_builder_add_column(b, "a", VEIL_T_INT,
+	    VEIL_R_QUASI, 0), 0);
+	assert_int_equal(table_builder_add_column(b, "s", VEIL_T_STRING,
+	    VEIL_R_QUASI, 0), 1);
+	assert_int_equal(table_builder_add_column(b, "d", VEIL_T_DATE,
+	    VEIL_R_QUASI, 0), 2);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(table_builder_int(b, 0, (int64_t)(i * 7)), 0);
+		sl = (size_t)snprintf(s, sizeof(s), "v%llu",
+		    (unsigned long long)(i * 13));
+		if (i % 1000 == 999)
+			assert_int_equal(table_builder_null(b, 1), 0);
+		else
+			assert_int_equal(table_builder_string(b, 1, s, sl), 0);
+		assert_int_equal(table_builder_date(b, 2, (int32_t)i), 0);
+	}
+	assert_int_equal(table_builder_finish(b, &buf, &len, &err), 0);
+	table_builder_free(b);
+	assert_int_equal(table_open(buf, len, &t, &err), 0);
+	assert_int_equal(table_nrows(t), n);
+	c0 = table_column(t, 0);
+	c1 = table_column(t, 1);
+	c2 = table_column(t, 2);
+	for (i = 0; i < n; i++) {
+		if (((const int64_t *)c0->data)[i] != (int64_t)(i * 7) ||
+		    ((const int32_t *)c2->data)[i] != (int32_t)i)
+			fail_msg("row %llu: wrong number", (unsigned long long)i);
+		if (i % 1000 == 999) {
+			assert_true(table_isnull(c1, i));
+			continue;
+		}
+		sl = (size_t)snprintf(s, sizeof(s), "v%llu",
+		    (unsigned long long)(i * 13));
+		p = table_str(c1, i, &len);
+		if (len != sl || memcmp(p, s, sl) != 0)
+			fail_msg("row %llu: wrong string", (unsigned long long)i);
+	}
+	table_free(t);
+	free(buf);
+}
+
 /* Opens a corrupted copy of the fixture and expects VEIL_E_CORRUPT. */
 static void
 expect_corrupt(struct fixture *f, void (*mutate)(unsigned char *, size_t,
@@ -559,6 +621,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_builder_misuse),
 		cmocka_unit_test(test_empty_table),
+		cmocka_unit_test(test_big_columns),
 		cmocka_unit_test(test_append_same_bytes),
 		cmocka_unit_test(test_append_mismatch),
 	};
