@@ -416,8 +416,11 @@ read_header(struct ictx *c)
  * error, the record whole in the reader's buffer. fused_rows splits and
  * types those in one pass straight from the buffer (csv_view): stops
  * (delimiter, quote, CR, LF) found 64 bytes at a time, each field parsed
- * as soon as its end is known, no csv_field array, UTF-8 checked only in
- * the text fields that have non-ASCII bytes, the row appended in one call.
+ * as soon as its end is known, no csv_field array, the row appended in
+ * one call. UTF-8 is checked as the blocks are loaded (with AVX2: only
+ * the blocks with non-ASCII bytes, and a record again only if one of its
+ * blocks looks bad), or else in the records whose text fields have
+ * non-ASCII bytes.
  *
  * Anything else stops it before the record, untouched: an error of any
  * kind, a blank line, a record cut by the end of the buffer (or near the
@@ -443,6 +446,9 @@ struct fscan {
 	uint64_t	 high;		/* its non-ASCII bytes */
 	int		 delim;
 	masks_fn	 masks;
+	int		 u8;		/* blocks checked as UTF-8 in u */
+	struct utf8_scan u;
+	size_t		 bad_hi;	/* the end of the last bad block */
 };
 
 /*
@@ -472,6 +478,7 @@ struct fused {
 	char		*unesc;		/* fields with "" unescaped */
 	masks_fn	 masks;
 	int		 high;		/* a text field may be non-ASCII */
+	int		 u8;		/* fscan.u8 */
 };
 
 /*
@@ -578,6 +585,9 @@ fs_load(struct fscan *s, size_t blk)
 	}
 	s->blk = blk;
 	s->high = h;
+	/* UTF-8: a bad block says look at its records closer (utf8.h). */
+	if (s->u8 && utf8_scan_block(&s->u, s->p + blk, h != 0))
+		s->bad_hi = blk + FBLOCK;
 	return 0;
 }
 
@@ -889,6 +899,8 @@ fused_rows(struct ictx *c, struct fused *fu, uint64_t *np)
 	    0;
 	s.delim = v.delim;
 	s.masks = fu->masks;
+	s.u8 = fu->u8;
+	utf8_scan_init(&s.u);
 	if (fs_load(&s, 0) != 0)
 		return 0;
 	for (rs = 0; rs < v.len && v.rows_left > 0; v.rows_left--, rs = re) {
@@ -897,12 +909,16 @@ fused_rows(struct ictx *c, struct fused *fu, uint64_t *np)
 		    re - rs > v.max_record)
 			return 0;
 		/*
-		 * One check of the record is cheaper than one per text field
-		 * (and the other fields are ASCII or fail their parsers). If
-		 * it fails, maybe only an ignored field is at fault: the
-		 * record goes to put_field, which knows.
+		 * With AVX2 the blocks were checked as they were loaded: only
+		 * a record a bad block may touch is looked at closer (a bad
+		 * block ends after its start: a sequence never spans a line
+		 * end). Otherwise, one check of the record is cheaper than
+		 * one per text field (and the other fields are ASCII or fail
+		 * their parsers). If it fails, maybe only an ignored field is
+		 * at fault: the record goes to put_field, which knows.
 		 */
-		if (fu->high && utf8_check(v.p + rs, re - rs) != re - rs)
+		if ((s.u8 ? s.bad_hi > rs : fu->high) &&
+		    utf8_check(v.p + rs, re - rs) != re - rs)
 			return 0;
 		csv_take(c->rd, re - rs, nl);
 		if ((r = table_builder_row(c->b, fu->vals)) != 0)
@@ -928,6 +944,8 @@ fused_init(struct fused *fu, const struct ictx *c)
 	    (fu->dc = calloc(n * DCACHE, sizeof(*fu->dc))) == NULL)
 		return VEIL_E_NOMEM;
 	fu->masks = pick_masks(c->simd);
+	fu->u8 = fu->masks != masks_bytes && c->simd >= 2 &&
+	    utf8_have_block();
 	return 0;
 }
 

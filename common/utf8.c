@@ -11,7 +11,7 @@
  * only say valid or not; the byte loop below finds where, when not.
  */
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <tmmintrin.h>
+#include <immintrin.h>
 #define HAVE_SSSE3_CHECK
 #endif
 #ifdef __SSE2__
@@ -37,50 +37,63 @@
 #define C(x)		((char)(x))
 
 /*
- * 1 if the n bytes at p are valid UTF-8. Each byte is looked up by the
- * high and low nibbles of the byte before it and its own high nibble:
- * the three flag sets meet only where a two-byte pattern is ill-formed.
- * A third or fourth byte that is not a continuation is caught by
- * comparing the bytes two and three back with the leads of three- and
- * four-byte sequences.
+ * The lookup tables: flags by the high and by the low nibble of the byte
+ * before, and by the high nibble of the byte itself. The three flag sets
+ * meet only where a two-byte pattern is ill-formed.
+ */
+static const unsigned char b1_high_tab[16] = {
+	TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG,
+	TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG,
+	TWO_CONTS, TWO_CONTS, TWO_CONTS, TWO_CONTS,
+	TOO_SHORT | OVERLONG_2,
+	TOO_SHORT,
+	TOO_SHORT | OVERLONG_3 | SURROGATE,
+	TOO_SHORT | TOO_LARGE | TOO_LARGE_1000 | OVERLONG_4
+};
+static const unsigned char b1_low_tab[16] = {
+	CARRY | OVERLONG_3 | OVERLONG_2 | OVERLONG_4,
+	CARRY | OVERLONG_2,
+	CARRY, CARRY,
+	CARRY | TOO_LARGE,
+	CARRY | TOO_LARGE | TOO_LARGE_1000,
+	CARRY | TOO_LARGE | TOO_LARGE_1000,
+	CARRY | TOO_LARGE | TOO_LARGE_1000,
+	CARRY | TOO_LARGE | TOO_LARGE_1000,
+	CARRY | TOO_LARGE | TOO_LARGE_1000,
+	CARRY | TOO_LARGE | TOO_LARGE_1000,
+	CARRY | TOO_LARGE | TOO_LARGE_1000,
+	CARRY | TOO_LARGE | TOO_LARGE_1000,
+	CARRY | TOO_LARGE | TOO_LARGE_1000 | SURROGATE,
+	CARRY | TOO_LARGE | TOO_LARGE_1000,
+	CARRY | TOO_LARGE | TOO_LARGE_1000
+};
+static const unsigned char b2_high_tab[16] = {
+	TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT,
+	TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT,
+	TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE_1000 |
+	    OVERLONG_4,
+	TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE,
+	TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE,
+	TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE,
+	TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT
+};
+
+/*
+ * 1 if the n bytes at p are valid UTF-8. Each byte is looked up in the
+ * tables above. A third or fourth byte that is not a continuation is
+ * caught by comparing the bytes two and three back with the leads of
+ * three- and four-byte sequences.
  */
 __attribute__((target("ssse3")))
 static int
 valid_ssse3(const unsigned char *p, size_t n)
 {
-	const __m128i b1_high = _mm_setr_epi8(
-	    TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG,
-	    TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG,
-	    C(TWO_CONTS), C(TWO_CONTS), C(TWO_CONTS), C(TWO_CONTS),
-	    TOO_SHORT | OVERLONG_2,
-	    TOO_SHORT,
-	    TOO_SHORT | OVERLONG_3 | SURROGATE,
-	    TOO_SHORT | TOO_LARGE | TOO_LARGE_1000 | OVERLONG_4);
-	const __m128i b1_low = _mm_setr_epi8(
-	    C(CARRY | OVERLONG_3 | OVERLONG_2 | OVERLONG_4),
-	    C(CARRY | OVERLONG_2),
-	    C(CARRY), C(CARRY),
-	    C(CARRY | TOO_LARGE),
-	    C(CARRY | TOO_LARGE | TOO_LARGE_1000),
-	    C(CARRY | TOO_LARGE | TOO_LARGE_1000),
-	    C(CARRY | TOO_LARGE | TOO_LARGE_1000),
-	    C(CARRY | TOO_LARGE | TOO_LARGE_1000),
-	    C(CARRY | TOO_LARGE | TOO_LARGE_1000),
-	    C(CARRY | TOO_LARGE | TOO_LARGE_1000),
-	    C(CARRY | TOO_LARGE | TOO_LARGE_1000),
-	    C(CARRY | TOO_LARGE | TOO_LARGE_1000),
-	    C(CARRY | TOO_LARGE | TOO_LARGE_1000 | SURROGATE),
-	    C(CARRY | TOO_LARGE | TOO_LARGE_1000),
-	    C(CARRY | TOO_LARGE | TOO_LARGE_1000));
-	const __m128i b2_high = _mm_setr_epi8(
-	    TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT,
-	    TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT,
-	    C(TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 |
-	    TOO_LARGE_1000 | OVERLONG_4),
-	    C(TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE),
-	    C(TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE),
-	    C(TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE),
-	    TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT);
+	const __m128i b1_high = _mm_loadu_si128((const __m128i *)
+	    (const void *)b1_high_tab);
+	const __m128i b1_low = _mm_loadu_si128((const __m128i *)
+	    (const void *)b1_low_tab);
+	const __m128i b2_high = _mm_loadu_si128((const __m128i *)
+	    (const void *)b2_high_tab);
 	/* A block may not end inside a sequence: leads above these. */
 	const __m128i last = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1,
 	    -1, -1, -1, -1, -1, C(0xf0 - 1), C(0xe0 - 1), C(0xc0 - 1));
@@ -152,6 +165,52 @@ valid_ssse3(const unsigned char *p, size_t n)
 	}
 	err = _mm_or_si128(err, incomplete);
 	return _mm_movemask_epi8(_mm_cmpeq_epi8(err, zero)) == 0xffff;
+}
+
+/*
+ * The same lookups on 64 bytes with AVX2, the bytes before each read
+ * from memory: nonzero if a byte of [p, p + 64) is not where valid UTF-8
+ * would have it, given the 3 bytes before p. A sequence cut at p + 64 is
+ * not looked at (the next block's first bytes tell).
+ */
+__attribute__((target("avx2")))
+static int
+block_bad_avx2(const unsigned char *p)
+{
+	const __m256i b1_high = _mm256_broadcastsi128_si256(_mm_loadu_si128(
+	    (const __m128i *)(const void *)b1_high_tab));
+	const __m256i b1_low = _mm256_broadcastsi128_si256(_mm_loadu_si128(
+	    (const __m128i *)(const void *)b1_low_tab));
+	const __m256i b2_high = _mm256_broadcastsi128_si256(_mm_loadu_si128(
+	    (const __m128i *)(const void *)b2_high_tab));
+	const __m256i nib = _mm256_set1_epi8(0x0f);
+	const __m256i third = _mm256_set1_epi8(C(0xe0 - 0x80));
+	const __m256i fourth = _mm256_set1_epi8(C(0xf0 - 0x80));
+	const __m256i top = _mm256_set1_epi8(C(0x80));
+	__m256i x, p1, p2, p3, sc, err = _mm256_setzero_si256();
+	int i;
+
+	for (i = 0; i < 64; i += 32) {
+		x = _mm256_loadu_si256((const __m256i *)(const void *)
+		    (p + i));
+		p1 = _mm256_loadu_si256((const __m256i *)(const void *)
+		    (p + i - 1));
+		p2 = _mm256_loadu_si256((const __m256i *)(const void *)
+		    (p + i - 2));
+		p3 = _mm256_loadu_si256((const __m256i *)(const void *)
+		    (p + i - 3));
+		sc = _mm256_and_si256(_mm256_and_si256(
+		    _mm256_shuffle_epi8(b1_high, _mm256_and_si256(
+		    _mm256_srli_epi16(p1, 4), nib)),
+		    _mm256_shuffle_epi8(b1_low, _mm256_and_si256(p1, nib))),
+		    _mm256_shuffle_epi8(b2_high, _mm256_and_si256(
+		    _mm256_srli_epi16(x, 4), nib)));
+		err = _mm256_or_si256(err, _mm256_xor_si256(sc,
+		    _mm256_and_si256(_mm256_or_si256(
+		    _mm256_subs_epu8(p2, third), _mm256_subs_epu8(p3, fourth)),
+		    top)));
+	}
+	return !_mm256_testz_si256(err, err);
 }
 
 /* Below this, the byte loop is as quick (and valid_ssse3 needs 32). */
@@ -248,6 +307,44 @@ utf8_check(const char *vp, size_t n)
 		return i;
 	}
 	return n;
+}
+
+int
+utf8_have_block(void)
+{
+#ifdef HAVE_SSSE3_CHECK
+	return __builtin_cpu_supports("avx2");
+#else
+	return 0;
+#endif
+}
+
+void
+utf8_scan_init(struct utf8_scan *u)
+{
+	u->prev = NULL;
+	u->prevhigh = 0;
+}
+
+int
+utf8_scan_block(struct utf8_scan *u, const char *vp, int high)
+{
+	const unsigned char *p = (const unsigned char *)vp;
+	int bad;
+
+	if (high)	/* the first block's bytes before are not ours */
+		bad = u->prev == NULL || u->prev + 64 != vp ||
+#ifdef HAVE_SSSE3_CHECK
+		    block_bad_avx2(p);
+#else
+		    1;
+#endif
+	else
+		bad = u->prevhigh && (p[-1] >= 0xc0 || p[-2] >= 0xe0 ||
+		    p[-3] >= 0xf0);
+	u->prev = vp;
+	u->prevhigh = high;
+	return bad;
 }
 
 int

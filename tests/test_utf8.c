@@ -388,6 +388,109 @@ test_long_against_reference(void **state)
 	}
 }
 
+/*
+ * The block scan, used as ingest.c uses it: text in lines, looked at 64
+ * bytes at a time in order; a line must be looked at closer (utf8_check)
+ * if a bad block seen by the time its line feed was reached ends after
+ * its start. Every line with a fault must be; a text with none must have
+ * no bad block but maybe the first (whose bytes before are not read). Pieces of every kind fall at every offset of a block,
+ * with the block after ASCII or not (a sequence cut at a block's end).
+ */
+static int
+scan_agrees(const unsigned char *text, size_t n, int strict)
+{
+	struct utf8_scan u;
+	size_t blk = 0, bad_hi = 0, rs = 0, i, k;
+	unsigned char *buf;
+	int high, anybad = 0;
+
+	/* the scan reads whole blocks: room after, as ingest's views have */
+	if ((buf = calloc(1, n + 128)) == NULL)
+		return 0;
+	memcpy(buf, text, n);
+	utf8_scan_init(&u);
+	for (i = 0; i < n; i++) {
+		if (buf[i] != '\n')
+			continue;
+		for (; blk <= i; blk += 64) {
+			for (k = 0, high = 0; k < 64; k++)
+				high |= buf[blk + k] >= 0x80;
+			if (utf8_scan_block(&u, (char *)buf + blk, high)) {
+				bad_hi = blk + 64;
+				anybad |= blk > 0;	/* the first: see utf8.h */
+			}
+		}
+		if (ref_check(buf + rs, i + 1 - rs) != i + 1 - rs &&
+		    bad_hi <= rs) {
+			free(buf);
+			return 0;	/* a faulty line passed */
+		}
+		rs = i + 1;
+	}
+	free(buf);
+	return !strict || !anybad;
+}
+
+static void
+test_block_scan(void **state)
+{
+	static const char *const good[] = { "a", ",", "\xc3\xa9",
+	    "\xe4\xb8\xad", "\xf0\x9f\x98\x80", "\xed\x9f\xbf",
+	    "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "\n" };
+	static const char *const bad[] = { "\x80", "\xbf", "\xc0\xaf",
+	    "\xc1\xbf", "\xe0\x80\xaf", "\xed\xa0\x80",
+	    "\xf4\x90\x80\x80", "\xf0\x80\x80\x80", "\xf5", "\xff",
+	    "\xe4\xb8", "\xc3", "\xf0\x9f\x98", "\xe4", "\xf0\x9f",
+	    "\xc3\xa9\xa9", "\xe4\xb8\xad\xad" };
+	unsigned char buf[600];
+	uint64_t r = 0x2545f4914f6cdd1dULL;
+	size_t n, at, b, pl, k;
+	unsigned int x, fill;
+
+	(void)state;
+	if (!utf8_have_block())
+		skip();
+	/* one bad piece at every offset, in ASCII or CJK, then ASCII or not */
+	for (fill = 0; fill < 4; fill++)
+		for (b = 0; b < sizeof(bad) / sizeof(bad[0]); b++)
+			for (at = 0; at < 200; at++) {
+				for (n = 0; n + 3 <= 400; n += 3)
+					memcpy(buf + n, fill & 1 ?
+					    "\xe4\xb8\xad" : "abc", 3);
+				if (fill & 2)	/* ASCII from the next block on */
+					memset(buf + (at / 64 + 1) * 64, 'z',
+					    400 - (at / 64 + 1) * 64);
+				pl = strlen(bad[b]);
+				memcpy(buf + at, bad[b], pl);
+				buf[at + pl + 70] = '\n';
+				buf[399] = '\n';
+				if (!scan_agrees(buf, 400, 0))
+					fail_msg("bad piece %zu at %zu (fill %u) "
+					    "passed", b, at, fill);
+			}
+	/* valid text: no block is bad, wherever its sequences fall */
+	for (k = 0; k < 3000; k++) {
+		for (n = 0; n < 500; n += pl) {
+			r ^= r << 13;
+			r ^= r >> 7;
+			r ^= r << 17;
+			x = (unsigned int)(r % 20);
+			pl = strlen(good[x < 9 ? x : x % 3 + 1]);
+			memcpy(buf + n, good[x < 9 ? x : x % 3 + 1], pl);
+		}
+		buf[n++] = '\n';
+		if (!scan_agrees(buf, n, 1))
+			fail_msg("valid text %zu has a bad block", k);
+		/* and with a bad piece somewhere in it */
+		at = (size_t)(r >> 20) % (n - 8);
+		b = (size_t)(r >> 40) % (sizeof(bad) / sizeof(bad[0]));
+		memcpy(buf + at, bad[b], strlen(bad[b]));
+		if (!scan_agrees(buf, n, 0))
+			fail_msg("text %zu, bad piece %zu at %zu passed", k, b,
+			    at);
+	}
+}
+
 int
 main(void)
 {
@@ -402,6 +505,7 @@ main(void)
 		cmocka_unit_test(test_fast_path_straddle),
 		cmocka_unit_test(test_against_reference),
 		cmocka_unit_test(test_long_against_reference),
+		cmocka_unit_test(test_block_scan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
