@@ -734,6 +734,69 @@ csv_count_quotes(const char *p, size_t len)
 	return n;
 }
 
+#define GUESS_SPAN	4096	/* bytes csv_guess_quoted looks at */
+
+/* Where a reader of valid CSV can be, for csv_guess_quoted. */
+enum gstate { G_DEAD, G_START, G_BARE, G_QUOTED, G_QQ };
+
+/* The state after byte c; an eol is '\n' or '\r' (either ends a field). */
+static enum gstate
+gstep(enum gstate st, int c, int delim)
+{
+	int end = c == delim || c == '\n' || c == '\r';
+
+	switch (st) {
+	case G_START:		/* a field begins */
+		return c == '"' ? G_QUOTED : end ? G_START : G_BARE;
+	case G_BARE:		/* in an unquoted field: no quote allowed */
+		return c == '"' ? G_DEAD : end ? G_START : G_BARE;
+	case G_QUOTED:
+		return c == '"' ? G_QQ : G_QUOTED;
+	case G_QQ:		/* a quote in quotes: "" or the closing one */
+		return c == '"' ? G_QUOTED : end ? G_START : G_DEAD;
+	default:
+		return G_DEAD;
+	}
+}
+
+/*
+ * Two readers go on from from: one as if it lay inside quotes, one as if
+ * outside, by the rules of valid CSV (a quote opens a field only at its
+ * start; in quotes a quote is doubled or closes the field before a
+ * delimiter or line end). The first to meet what it cannot read is the
+ * wrong one. The bytes before from are left to the outside reader only,
+ * to say whether a field starts there.
+ */
+int
+csv_guess_quoted(const char *p, size_t len, size_t *fromp, int delim)
+{
+	size_t i, from = *fromp, end;
+	enum gstate in = G_QUOTED, out;
+	int c;
+
+	if (from >= len)
+		return 0;
+	end = len - from < GUESS_SPAN ? len : from + GUESS_SPAN;
+	/* Not just after a quote: inside, that could be either state. */
+	while (from > 0 && from < end && p[from - 1] == '"')
+		from++;
+	if (from >= end)
+		return -1;
+	*fromp = from;
+	c = from > 0 ? (unsigned char)p[from - 1] : '\n';
+	out = c == delim || c == '\n' || c == '\r' ? G_START : G_BARE;
+	for (i = from; i < end && in != G_DEAD && out != G_DEAD; i++) {
+		c = (unsigned char)p[i];
+		in = gstep(in, c, delim);
+		out = gstep(out, c, delim);
+	}
+	if (in == G_DEAD && out != G_DEAD)
+		return 0;
+	if (out == G_DEAD && in != G_DEAD)
+		return 1;
+	return -1;
+}
+
 size_t
 csv_boundary(const char *p, size_t len, size_t from, int odd)
 {

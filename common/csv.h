@@ -129,5 +129,18 @@ uint64_t csv_count_quotes(const char *p, size_t len);
  * of quotes lie between the last record boundary and from.
  */
 size_t	 csv_boundary(const char *p, size_t len, size_t from, int odd);
+/*
+ * Whether *fromp lies inside a quoted field, from the bytes after it only
+ * (a few KB): 1 or 0, or -1 if they do not tell (or the input is not
+ * valid CSV). Just after a quote that cannot be told (a "" pair or a
+ * closing quote): *fromp moves past the quotes first, and the answer is
+ * for where it ends, as csv_boundary's odd. Two readers go on from from, one as if inside quotes, one
+ * as if outside; the answer is the one that survives valid CSV's rules
+ * when the other meets what it cannot read. On valid CSV it is never
+ * wrong; on invalid CSV it may be, and a caller splitting on it must
+ * find out (the piece before a wrong boundary fails) and split again on
+ * counted quotes, or in one pass (ingest.c does).
+ */
+int	 csv_guess_quoted(const char *p, size_t len, size_t *fromp, int delim);
 
 #endif /* VEIL_CSV_H */

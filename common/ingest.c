@@ -1046,6 +1046,7 @@ ingest(struct csv_reader *rd, const struct schema *s,
 		stats->bytes = csv_bytes(rd);
 		stats->delimiter = csv_delimiter(rd);
 		stats->threads = 1;
+		stats->split = INGEST_SPLIT_NONE;
 	}
 	*bp = c.b;
 	c.b = NULL;
@@ -1211,6 +1212,17 @@ par_threads(const struct ingest_opts *o, size_t len)
 	return n > PAR_MAX_THREADS ? PAR_MAX_THREADS : (int)n;
 }
 
+/* The pieces' lengths, from their offsets. */
+static void
+par_bounds(struct par *pa)
+{
+	size_t k;
+
+	for (k = 0; k < pa->npieces; k++)
+		pa->pieces[k].len = (k + 1 < pa->npieces ?
+		    pa->pieces[k + 1].off : pa->len) - pa->pieces[k].off;
+}
+
 /*
  * Parses the len bytes at buf with threads; mapped says that buf is a
  * private mapping of a file, whose pages the threads may drop as they
@@ -1228,8 +1240,8 @@ ingest_par(const char *buf, size_t len, int mapped, const char *name,
 	struct ictx c;
 	struct par pa;
 	uint64_t q = 0;
-	size_t k, t, prev, slice;
-	int nthreads, r = PAR_SERIAL;
+	size_t k, t, prev, slice, off;
+	int nthreads, g, spec, same, split = 0, r = PAR_SERIAL;
 
 	memset(&c, 0, sizeof(c));
 	memset(&pa, 0, sizeof(pa));
@@ -1257,24 +1269,54 @@ ingest_par(const char *buf, size_t len, int mapped, const char *name,
 	    (pa.quotes = calloc(pa.npieces, sizeof(*pa.quotes))) == NULL)
 		goto out;
 
-	/* Boundaries near even slices, from the quotes before each. */
+	/*
+	 * Boundaries near even slices: first where the bytes near each
+	 * guess that records start (csv_guess_quoted), which is right but
+	 * for a quoted field holding ,"x; then, if a piece failed, from the
+	 * quotes counted before each slice, a pass over the input. A wrong
+	 * boundary fails the piece before it, which starts right (csv.h).
+	 */
+	slice = pa.len / pa.npieces;
+	for (k = 1, prev = 0, spec = 1; k < pa.npieces && spec; k++) {
+		t = k * slice;
+		if ((g = csv_guess_quoted(pa.data, pa.len, &t, pa.delim)) < 0)
+			spec = 0;
+		else
+			prev = pa.pieces[k].off = prev >= t ? prev :
+			    csv_boundary(pa.data, pa.len, t, g);
+	}
+	if (spec) {
+		par_bounds(&pa);
+		pa.phase = 1;
+		nthreads = par_run(&pa, nthreads);
+		split = INGEST_SPLIT_GUESSED;
+		if (!atomic_load(&pa.failed))
+			goto parsed;
+		for (k = 0; k < pa.npieces; k++) {
+			table_builder_free(pa.pieces[k].b);
+			pa.pieces[k].b = NULL;
+		}
+		atomic_store(&pa.failed, 0);
+	}
 	pa.phase = 0;
 	par_run(&pa, nthreads);
-	slice = pa.len / pa.npieces;
-	for (k = 1, prev = 0; k < pa.npieces; k++) {
+	for (k = 1, prev = 0, same = spec; k < pa.npieces; k++) {
 		q += pa.quotes[k - 1];	/* the quotes before t */
 		t = k * slice;
-		prev = pa.pieces[k].off = prev >= t ? prev :
-		    csv_boundary(pa.data, pa.len, t, (int)(q & 1));
+		off = prev >= t ? prev : csv_boundary(pa.data, pa.len, t,
+		    (int)(q & 1));
+		same &= off == pa.pieces[k].off;
+		prev = pa.pieces[k].off = off;
 	}
-	for (k = 0; k < pa.npieces; k++)
-		pa.pieces[k].len = (k + 1 < pa.npieces ?
-		    pa.pieces[k + 1].off : pa.len) - pa.pieces[k].off;
-
+	if (same)	/* the same pieces failed: the input is at fault */
+		goto out;
+	par_bounds(&pa);
 	pa.phase = 1;
 	nthreads = par_run(&pa, nthreads);
+	split = spec ? INGEST_SPLIT_RECOUNTED : INGEST_SPLIT_COUNTED;
 	if (atomic_load(&pa.failed))
 		goto out;
+ parsed:
 	for (k = 0; k < pa.npieces; k++) {
 		if (table_builder_append(c.b, pa.pieces[k].b) != 0)
 			goto out;
@@ -1288,6 +1330,7 @@ ingest_par(const char *buf, size_t len, int mapped, const char *name,
 		stats->bytes = len;
 		stats->delimiter = pa.delim;
 		stats->threads = nthreads;
+		stats->split = split;
 	}
 	*bp = c.b;
 	c.b = NULL;

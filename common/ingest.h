@@ -53,7 +53,15 @@ struct ingest_stats {
 	uint64_t	bytes;		/* input bytes read */
 	int		delimiter;
 	int		threads;	/* that parsed it (ingest_opts) */
+	int		split;		/* INGEST_SPLIT_*: how, for threads */
 };
+#define INGEST_SPLIT_NONE	0	/* parsed in one pass */
+#define INGEST_SPLIT_GUESSED	1	/* at boundaries guessed from the
+					   bytes near them (csv.h) */
+#define INGEST_SPLIT_COUNTED	2	/* at boundaries from counted quotes,
+					   the bytes near one not telling */
+#define INGEST_SPLIT_RECOUNTED	3	/* the same, after a guess was wrong
+					   and its pieces were parsed */
 
 void	 ingest_opts_default(struct ingest_opts *);
 

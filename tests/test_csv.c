@@ -1611,6 +1611,82 @@ test_boundary(void **state)
 
 /* }====== */
 
+/*
+ * csv_guess_quoted on valid CSV of every kind of field, at every offset:
+ * never wrong (its answer is the parity of the quotes since the record
+ * began, where it moved from to), and often sure.
+ */
+static void
+test_guess_quoted(void **state)
+{
+	static const char *const fields[] = { "plain", "", "\"\"",
+	    "\"a,b\"", "\"say \"\"hi\"\"\"", "\"two\nlines\"",
+	    "\"\"\"\"", "\"\"\"x\"\"\"", "\"x,\"\"y\"\"\"", "\",\"",
+	    "\"\r\n\"", "12.5", "\"ends in \"\"\"\"\"", "caf\xc3\xa9" };
+	static const char *const eols[] = { "\n", "\r\n" };
+	char buf[4096];
+	unsigned char odd[4096];
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	size_t n, i, at, k, f, sure = 0, total = 0;
+	int g, q, trial;
+
+	(void)state;
+	for (trial = 0; trial < 300; trial++) {
+		const char *eol = eols[trial % 2];
+
+		for (n = 0, k = 0; n + 200 < sizeof(buf); k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			f = (size_t)(x % (sizeof(fields) / sizeof(fields[0])));
+			if (k > 0 && k % 4 == 0) {	/* 4 fields a record */
+				memcpy(buf + n, eol, strlen(eol));
+				n += strlen(eol);
+			} else if (k > 0)
+				buf[n++] = ',';
+			memcpy(buf + n, fields[f], strlen(fields[f]));
+			n += strlen(fields[f]);
+		}
+		memcpy(buf + n, eol, strlen(eol));
+		n += strlen(eol);
+		/* the truth: quotes since the record began, odd or even */
+		for (i = 0, q = 0; i < n; i++) {
+			odd[i] = (unsigned char)q;
+			if (buf[i] == '"')
+				q = !q;
+			else if (buf[i] == '\n' && !q)
+				q = 0;
+		}
+		for (i = 1; i < n; i++) {
+			at = i;
+			g = csv_guess_quoted(buf, n, &at, ',');
+			total++;
+			if (g < 0)
+				continue;
+			sure++;
+			if (at < i || (at > i && buf[at - 1] == '"') ||
+			    g != odd[at])
+				fail_msg("trial %d at %zu (moved to %zu): guess "
+				    "%d, truth %d: [%.*s|%.20s]", trial, i, at, g,
+				    odd[at], (int)(at < 20 ? at : 20),
+				    buf + at - (at < 20 ? at : 20), buf + at);
+		}
+	}
+	/* it is sure most of the time */
+	if (sure * 10 < total * 9)
+		fail_msg("sure at %zu of %zu offsets", sure, total);
+	/* a quoted field longer than it looks: it cannot tell */
+	memset(buf, 'a', sizeof(buf));
+	buf[0] = '"';
+	at = 100;
+	assert_int_equal(csv_guess_quoted(buf, sizeof(buf), &at, ','), -1);
+	at = 100;
+	assert_int_equal(csv_guess_quoted(buf, 200, &at, ','), -1);
+	/* past the end: outside */
+	at = 200;
+	assert_int_equal(csv_guess_quoted(buf, 200, &at, ','), 0);
+}
+
 int
 main(void)
 {
@@ -1647,6 +1723,7 @@ main(void)
 		cmocka_unit_test(test_span),
 		cmocka_unit_test(test_count_quotes),
 		cmocka_unit_test(test_boundary),
+		cmocka_unit_test(test_guess_quoted),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -1287,6 +1287,14 @@ pt_fmt(struct par_text *t, const char *fmt, ...)
 }
 
 /*
+ * par_csv's long quoted fields: lines of ', ""quoted""' (a quote that is
+ * doubled says that a split point among them is inside quotes), of words
+ * only (nothing near a split point says: the split is on counted
+ * quotes), or none.
+ */
+static enum { PL_PLAIN, PL_BARE, PL_NONE } par_long = PL_PLAIN;
+
+/*
  * A CSV of at least len bytes for par_schema_src with the cases pieces
  * must agree on: nulls in every column (so that a piece's null bits start
  * mid-byte), a dictionary that keeps growing, "" escapes, quoted
@@ -1357,11 +1365,12 @@ par_csv(size_t len, const char *eol, const int *bad, const enum par_bad *kind,
 			pt_fmt(&t, "bad \xc3\x28 byte");
 		else if (b == PB_OPEN)
 			pt_fmt(&t, "\"never closed%s", eol);
-		else if (t.len >= next_long) {
+		else if (t.len >= next_long && par_long != PL_NONE) {
 			/* many lines in quotes across an even split point */
 			pt_fmt(&t, "\"long");
 			for (j = 0; j < 2000; j++)
-				pt_fmt(&t, "%sline %zu, \"\"quoted\"\"", eol, j);
+				pt_fmt(&t, par_long == PL_BARE ? "%sline %zu" :
+				    "%sline %zu, \"\"quoted\"\"", eol, j);
 			pt_fmt(&t, "\"");
 			next_long += len / 8;
 		} else {
@@ -1544,6 +1553,59 @@ test_parallel_same_table(void **state)
 		same_table(buf, len, ref, reflen);
 		free(buf);
 		close(fd);
+		free(ref);
+		free(csv);
+	}
+	schema_free(s);
+}
+
+/*
+ * However the input is split (at boundaries guessed from the bytes near
+ * them, or from counted quotes where those do not tell), the table is
+ * the one a single pass builds.
+ */
+static void
+test_parallel_split(void **state)
+{
+	static const struct {
+		int	long_kind;
+		int	split;
+	} cases[] = {
+		{ PL_PLAIN, INGEST_SPLIT_GUESSED },
+		{ PL_NONE, INGEST_SPLIT_GUESSED },
+		{ PL_BARE, INGEST_SPLIT_COUNTED },
+	};
+	struct schema *s = schema_of(par_schema_src);
+	struct ingest_stats st, st1;
+	struct veil_err err;
+	void *ref, *buf;
+	size_t reflen, len, csvlen, k;
+	char *csv;
+	int threads;
+
+	(void)state;
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		par_long = cases[k].long_kind;
+		csv = par_csv(PAR_LEN, "\n", NULL, NULL, 0, NULL, &csvlen);
+		par_long = PL_PLAIN;
+		assert_int_equal(par_run(s, csv, csvlen, -1, 1, &ref, &reflen,
+		    &st1, &err), 0);
+		assert_int_equal(st1.split, INGEST_SPLIT_NONE);
+		for (threads = 2; threads <= 4; threads++) {
+			if (par_run(s, csv, csvlen, -1, threads, &buf, &len,
+			    &st, &err) != 0)
+				fail_msg("case %zu, %d threads: %s", k,
+				    threads, err.msg);
+			/* 3 threads' split points miss the long fields */
+			if (threads == 3 ? st.split != INGEST_SPLIT_GUESSED :
+			    st.split != cases[k].split)
+				fail_msg("case %zu, %d threads: split %d, "
+				    "expected %d", k, threads, st.split,
+				    cases[k].split);
+			assert_int_equal(st.rows, st1.rows);
+			same_table(buf, len, ref, reflen);
+			free(buf);
+		}
 		free(ref);
 		free(csv);
 	}
@@ -1992,6 +2054,7 @@ main(void)
 		cmocka_unit_test(test_delimiters),
 		cmocka_unit_test(test_fd),
 		cmocka_unit_test(test_parallel_same_table),
+		cmocka_unit_test(test_parallel_split),
 		cmocka_unit_test(test_parallel_first_error),
 		cmocka_unit_test(test_parallel_max_rows),
 		cmocka_unit_test(test_parallel_small),
