@@ -78,6 +78,39 @@ static const double pow10tab[] = {
 	1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
 };
 
+/*
+ * The common shape, [-]digits[.digits] with at most 15 digits in all: the
+ * digits are an exact integer, the scale an exact power of ten, and their
+ * quotient correctly rounded, as below. 0, or -1 to leave it to the rest.
+ */
+static inline int
+parse_decimal(const char *p, size_t len, double *out)
+{
+	const char *s = p, *e = p + len, *d0;
+	uint64_t m = 0;
+	size_t ndig;
+	int neg = 0, frac = 0;
+
+	if (s < e && *s == '-') {
+		neg = 1;
+		s++;
+	}
+	for (d0 = s; s < e && (unsigned char)(*s - '0') <= 9; s++)
+		m = m * 10 + (uint64_t)(*s - '0');
+	ndig = (size_t)(s - d0);
+	if (s < e && *s == '.') {
+		for (d0 = ++s; s < e && (unsigned char)(*s - '0') <= 9; s++)
+			m = m * 10 + (uint64_t)(*s - '0');
+		frac = (int)(s - d0);
+		ndig += (size_t)frac;
+	}
+	if (s != e || ndig == 0 || ndig > 15)
+		return -1;
+	*out = neg ? -((double)m / pow10tab[frac]) : (double)m /
+	    pow10tab[frac];
+	return 0;
+}
+
 int
 ingest_parse_float(const char *p, size_t len, double *out)
 {
@@ -89,6 +122,8 @@ ingest_parse_float(const char *p, size_t len, double *out)
 
 	if (len == 0 || len > MAX_NUMLEN)
 		return -1;
+	if (parse_decimal(p, len, out) == 0)
+		return 0;
 	if (s < e && (*s == '-' || *s == '+'))
 		neg = *s++ == '-';
 	for (; s < e && *s >= '0' && *s <= '9'; s++, ndig++)
@@ -157,6 +192,16 @@ ingest_parse_bool(const char *p, size_t len, int *out)
 	char w[5];
 	size_t i;
 	int v = -1;
+
+	/* The usual spellings first, as they are. */
+	if (len == 4 && memcmp(p, "true", 4) == 0) {
+		*out = 1;
+		return 0;
+	}
+	if (len == 5 && memcmp(p, "false", 5) == 0) {
+		*out = 0;
+		return 0;
+	}
 
 	if (len == 0 || len > sizeof(w))
 		return -1;
