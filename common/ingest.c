@@ -516,7 +516,19 @@ struct dcache {
 	int32_t		 mdays;
 };
 
+/* What check_field reads of a column, packed: a schema_column is big. */
+struct fcol {
+	int64_t		 ilo, ihi;	/* int, date: the range, if any */
+	double		 flo, fhi;	/* float */
+	uint8_t		 type;		/* enum veil_type */
+	uint8_t		 required;
+	uint8_t		 has_range;
+	uint8_t		 tabhier;	/* ictx.tabhier */
+	uint8_t		 declared;	/* category values are listed */
+};
+
 struct fused {
+	struct fcol	*fc;		/* per column */
 	struct table_value *vals;	/* per column */
 	struct ccache	*cc;		/* CCACHE per column */
 	struct dcache	*dc;		/* DCACHE per column */
@@ -748,6 +760,15 @@ parse_date(struct dcache *dc, const char *p, size_t len, int32_t *daysp)
 	return 0;
 }
 
+/* in_hier, from the packed column. */
+static inline int
+fin_hier(const struct ictx *c, const struct fcol *col, int ci, const char *p,
+    size_t len)
+{
+	return !col->tabhier || hierarchy_find(c->s->cols[ci].hier, p,
+	    len) >= 0;
+}
+
 /*
  * put_field's checks, without appending: 0 with *v set if the field is
  * fine, else -1 (put_field will say what is wrong). high says whether
@@ -758,7 +779,7 @@ static inline int
 check_field(const struct ictx *c, struct fused *fu, int ci, const char *p,
     size_t len, int quoted, int high)
 {
-	const struct schema_column *col = &c->s->cols[ci];
+	const struct fcol *col = &fu->fc[ci];
 	struct table_value *v = &fu->vals[ci];
 	int64_t code;
 	char buf[32];
@@ -779,10 +800,10 @@ check_field(const struct ictx *c, struct fused *fu, int ci, const char *p,
 		    (col->has_range && (v->v.i < col->ilo ||
 		    v->v.i > col->ihi)))
 			return -1;
-		if (c->tabhier[ci]) {
+		if (col->tabhier) {
 			n = snprintf(buf, sizeof(buf), "%lld",
 			    (long long)v->v.i);
-			if (!in_hier(c, ci, buf, (size_t)n))
+			if (!fin_hier(c, col, ci, buf, (size_t)n))
 				return -1;
 		}
 		return 0;
@@ -798,14 +819,14 @@ check_field(const struct ictx *c, struct fused *fu, int ci, const char *p,
 		if (parse_date(fu->dc + (size_t)ci * DCACHE, p, len,
 		    &v->v.days) != 0 || (col->has_range &&
 		    (v->v.days < col->ilo || v->v.days > col->ihi)) ||
-		    !in_hier(c, ci, p, len))
+		    !fin_hier(c, col, ci, p, len))
 			return -1;
 		return 0;
 	case VEIL_T_STRING:
 		fu->high |= high;
 		v->p = p;
 		v->len = len;
-		return in_hier(c, ci, p, len) ? 0 : -1;
+		return fin_hier(c, col, ci, p, len) ? 0 : -1;
 	case VEIL_T_CATEGORY:
 		fu->high |= high;
 		v->p = p;
@@ -815,7 +836,7 @@ check_field(const struct ictx *c, struct fused *fu, int ci, const char *p,
 			v->v.code = (uint32_t)code;
 			return 0;
 		}
-		if (col->nvalues > 0 || !in_hier(c, ci, p, len))
+		if (col->declared || !fin_hier(c, col, ci, p, len))
 			return -1;
 		v->kind = TABLE_V_NEW;
 		return 0;
@@ -979,15 +1000,30 @@ fused_rows(struct ictx *c, struct fused *fu, uint64_t *np)
 static int
 fused_init(struct fused *fu, const struct ictx *c)
 {
-	size_t n = c->s->ncols;
+	size_t n = c->s->ncols, i;
 
 	memset(fu, 0, sizeof(*fu));
 	if (c->simd < 0)
 		return 0;
-	if ((fu->vals = calloc(n, sizeof(*fu->vals))) == NULL ||
+	if ((fu->fc = calloc(n, sizeof(*fu->fc))) == NULL ||
+	    (fu->vals = calloc(n, sizeof(*fu->vals))) == NULL ||
 	    (fu->cc = calloc(n * CCACHE, sizeof(*fu->cc))) == NULL ||
 	    (fu->dc = calloc(n * DCACHE, sizeof(*fu->dc))) == NULL)
 		return VEIL_E_NOMEM;
+	for (i = 0; i < n; i++) {
+		const struct schema_column *col = &c->s->cols[i];
+		struct fcol *f = &fu->fc[i];
+
+		f->type = (uint8_t)col->type;
+		f->required = col->required != 0;
+		f->has_range = col->has_range != 0;
+		f->tabhier = c->tabhier[i] != 0;
+		f->declared = col->nvalues > 0;
+		f->ilo = col->ilo;
+		f->ihi = col->ihi;
+		f->flo = col->flo;
+		f->fhi = col->fhi;
+	}
 	fu->masks = pick_masks(c->simd);
 	fu->u8 = fu->masks != masks_bytes && c->simd >= 2 &&
 	    utf8_have_block();
@@ -997,6 +1033,7 @@ fused_init(struct fused *fu, const struct ictx *c)
 static void
 fused_free(struct fused *fu)
 {
+	free(fu->fc);
 	free(fu->vals);
 	free(fu->cc);
 	free(fu->dc);
