@@ -120,42 +120,28 @@ vec_grow(struct vec *v, size_t need)
 	} else if (v->cap >= BIG) {
 		/*
 		 * In place if the room after is free, else moved (page
-		 * tables, not bytes) to an aligned place.
+		 * tables, not bytes) to another aligned place.
 		 */
-		m = MAP_FAILED;
-		if (cap < HUGE || ((uintptr_t)v->p & (HUGE - 1)) == 0)
-			m = mremap(v->p, v->cap, cap, 0);
-		if (m == MAP_FAILED) {
-			if (cap < HUGE)
-				m = mremap(v->p, v->cap, cap, MREMAP_MAYMOVE);
-			else if ((m = map_aligned(cap)) == NULL)
+		if ((m = mremap(v->p, v->cap, cap, 0)) == MAP_FAILED) {
+			if ((m = map_aligned(cap)) == NULL)
 				return VEIL_E_NOMEM;
-			else if (mremap(v->p, v->cap, cap, MREMAP_MAYMOVE |
+			if (mremap(v->p, v->cap, cap, MREMAP_MAYMOVE |
 			    MREMAP_FIXED, m) == MAP_FAILED) {
 				(void)munmap(m, cap);
 				return VEIL_E_NOMEM;
 			}
 		}
-		if (m == MAP_FAILED)
-			return VEIL_E_NOMEM;
 		np = m;
+		(void)madvise(np, cap, MADV_HUGEPAGE);
 	} else {
-		if (cap >= HUGE)
-			m = map_aligned(cap);
-		else if ((m = mmap(NULL, cap, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
-			m = NULL;
-		if (m == NULL)
+		if ((np = map_aligned(cap)) == NULL)
 			return VEIL_E_NOMEM;
-		np = m;
 		/* Before the copy: a page touched first stays a small one. */
 		(void)madvise(np, cap, MADV_HUGEPAGE);
 		if (v->len > 0)
 			memcpy(np, v->p, v->len);
 		free(v->p);
 	}
-	if (cap >= BIG)
-		(void)madvise(np, cap, MADV_HUGEPAGE);
 	v->p = np;
 	v->cap = cap;
 	return 0;

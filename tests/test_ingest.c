@@ -1409,29 +1409,27 @@ par_csv(size_t len, const char *eol, const int *bad, const enum par_bad *kind,
 }
 
 /*
- * Ingests csv (in memory, or from a file when fd >= 0) with the given
- * threads; returns the code, and the finished table or the error.
+ * Ingests csv (in memory, or from a file when fd >= 0) with options o;
+ * returns the code, and the finished table or the error. st may be NULL.
  */
 static int
-par_run(const struct schema *s, const char *csv, size_t len, int fd,
-    int threads, void **bufp, size_t *lenp, struct ingest_stats *st,
-    struct veil_err *err)
+run_opts(const struct schema *s, const char *csv, size_t len, int fd,
+    const struct ingest_opts *o, void **bufp, size_t *lenp,
+    struct ingest_stats *st, struct veil_err *err)
 {
 	struct table_builder *b = NULL;
-	struct ingest_opts o;
 	int r;
 
-	ingest_opts_default(&o);
-	o.threads = threads;
 	veil_err_clear(err);
-	memset(st, 0, sizeof(*st));
+	if (st != NULL)
+		memset(st, 0, sizeof(*st));
 	*bufp = NULL;
 	*lenp = 0;
 	if (fd >= 0) {
 		assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-		r = ingest_csv_fd(fd, "t.csv", s, &o, &b, st, err);
+		r = ingest_csv_fd(fd, "t.csv", s, o, &b, st, err);
 	} else
-		r = ingest_csv_mem(csv, len, "t.csv", s, &o, &b, st, err);
+		r = ingest_csv_mem(csv, len, "t.csv", s, o, &b, st, err);
 	if (r != 0) {
 		assert_null(b);
 		return r;
@@ -1439,6 +1437,19 @@ par_run(const struct schema *s, const char *csv, size_t len, int fd,
 	assert_int_equal(table_builder_finish(b, bufp, lenp, err), 0);
 	table_builder_free(b);
 	return 0;
+}
+
+/* run_opts with the given threads, the other options the defaults. */
+static int
+par_run(const struct schema *s, const char *csv, size_t len, int fd,
+    int threads, void **bufp, size_t *lenp, struct ingest_stats *st,
+    struct veil_err *err)
+{
+	struct ingest_opts o;
+
+	ingest_opts_default(&o);
+	o.threads = threads;
+	return run_opts(s, csv, len, fd, &o, bufp, lenp, st, err);
 }
 
 /* a and b are the same table; if not, says which column differs first. */
@@ -1764,9 +1775,7 @@ fu_run(const struct schema *s, const char *csv, size_t len, int fd,
     int fused, int threads, const struct csv_limits *lim, void **bufp,
     size_t *lenp, struct veil_err *err)
 {
-	struct table_builder *b = NULL;
 	struct ingest_opts o;
-	int r;
 
 	ingest_opts_default(&o);
 	o.threads = threads;
@@ -1774,21 +1783,7 @@ fu_run(const struct schema *s, const char *csv, size_t len, int fd,
 	o.piece_min = 64;
 	if (lim != NULL)
 		o.limits = *lim;
-	veil_err_clear(err);
-	*bufp = NULL;
-	*lenp = 0;
-	if (fd >= 0) {
-		assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-		r = ingest_csv_fd(fd, "t.csv", s, &o, &b, NULL, err);
-	} else
-		r = ingest_csv_mem(csv, len, "t.csv", s, &o, &b, NULL, err);
-	if (r != 0) {
-		assert_null(b);
-		return r;
-	}
-	assert_int_equal(table_builder_finish(b, bufp, lenp, err), 0);
-	table_builder_free(b);
-	return 0;
+	return run_opts(s, csv, len, fd, &o, bufp, lenp, NULL, err);
 }
 
 /*
