@@ -170,6 +170,12 @@ int		 table_write_file(const char *path, const void *buf, size_t len,
 
 struct table_builder	*table_builder_new(void);
 void			 table_builder_free(struct table_builder *);
+/*
+ * For tests: string columns built from now on keep 4-byte offsets only
+ * while their heap is at most max bytes (normally 4 GB - 1), so that the
+ * switch to 8-byte offsets can be tested without a 4 GB heap.
+ */
+void			 table_builder_test_narrow(uint64_t max);
 
 /* Adds a column and returns its index (>= 0) or a VEIL_E_* code. */
 int	 table_builder_add_column(struct table_builder *, const char *name,
