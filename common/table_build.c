@@ -301,12 +301,22 @@ push_end(struct bcol *c, uint64_t end)
 	return vec_push(&c->data, &end, 8);
 }
 
-/* A string column's end offset j (0: the start of row 0). */
-static inline uint64_t
-str_end(const struct bcol *c, uint64_t j)
+/*
+ * A string column's end offsets from the from'th (0: the start of row 0)
+ * to the last, plus base, as the table's 8 bytes at d. Returns d past
+ * them.
+ */
+static unsigned char *
+copy_ends(unsigned char *d, const struct bcol *c, uint64_t from,
+    uint64_t base)
 {
-	return c->wide ? ((const uint64_t *)(void *)c->data.p)[j] :
-	    ((const uint32_t *)(void *)c->data.p)[j];
+	const uint64_t *w = (const uint64_t *)(void *)c->data.p;
+	const uint32_t *s = (const uint32_t *)(void *)c->data.p;
+	uint64_t *dof = (uint64_t *)(void *)d, j;
+
+	for (j = from; j <= c->nrows; j++)
+		*dof++ = (c->wide ? w[j] : s[j]) + base;
+	return (unsigned char *)dof;
 }
 
 /*
@@ -1116,17 +1126,13 @@ copy_data(unsigned char *d, const struct table_builder *b, unsigned int i)
 	const struct bcol *c = &b->cols[i], *pc;
 	const struct part *pt;
 	const uint32_t *sv, *m;
-	uint64_t base = c->heap.len, n, j, *dof;
+	uint64_t base = c->heap.len, n, j;
 	uint32_t *dv;
 	size_t k;
 
-	if (c->type == VEIL_T_STRING && !c->wide) {
-		dof = (uint64_t *)(void *)d;
-		sv = (const uint32_t *)(void *)c->data.p;
-		for (j = 0; j <= c->nrows; j++)
-			dof[j] = sv[j];
-		d += 8 * (c->nrows + 1);
-	} else {
+	if (c->type == VEIL_T_STRING)
+		d = copy_ends(d, c, 0, 0);
+	else {
 		if (c->data.len > 0)
 			memcpy(d, c->data.p, c->data.len);
 		d += c->data.len;
@@ -1136,16 +1142,7 @@ copy_data(unsigned char *d, const struct table_builder *b, unsigned int i)
 		pc = &pt->b->cols[i];
 		n = pc->nrows;
 		if (c->type == VEIL_T_STRING) {
-			dof = (uint64_t *)(void *)d;
-			if (pc->wide)
-				for (j = 0; j < n; j++)
-					dof[j] = str_end(pc, j + 1) + base;
-			else {
-				sv = (const uint32_t *)(void *)pc->data.p;
-				for (j = 0; j < n; j++)
-					dof[j] = sv[j + 1] + base;
-			}
-			d += 8 * n;
+			d = copy_ends(d, pc, 1, base);
 			base += pc->heap.len;
 		} else if (c->type == VEIL_T_CATEGORY &&
 		    (m = pt->remap[i]) != NULL) {
