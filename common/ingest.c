@@ -488,6 +488,7 @@ struct fscan {
 	size_t		 loadlim;	/* blocks start below this */
 	size_t		 blk;		/* the current block's offset */
 	uint64_t	 stops;		/* its stops (bit i: p[blk + i]) */
+	uint64_t	 rem;		/* those not yet taken (fs_pop) */
 	uint64_t	 high;		/* its non-ASCII bytes */
 	int		 delim;
 	masks_fn	 masks;
@@ -641,6 +642,7 @@ fs_load(struct fscan *s, size_t blk)
 		h &= keep;
 	}
 	s->blk = blk;
+	s->rem = s->stops;
 	s->high = h;
 	/* UTF-8: a bad block says look at its records closer (utf8.h). */
 	if (s->u8 && utf8_scan_block(&s->u, s->p + blk, h != 0))
@@ -648,21 +650,23 @@ fs_load(struct fscan *s, size_t blk)
 	return 0;
 }
 
-/* The first stop at or after pos, or SIZE_MAX past the view. */
+/*
+ * Takes the next stop: its offset, or SIZE_MAX past the view. A record's
+ * stops are taken one after the other, none skipped, so the next one
+ * costs a clear of the lowest bit, not a search from an offset (which
+ * would make each field wait for the last one's end).
+ */
 static inline size_t
-fs_next(struct fscan *s, size_t pos)
+fs_pop(struct fscan *s)
 {
-	uint64_t m;
+	size_t q;
 
-	for (;;) {
-		if (pos - s->blk < FBLOCK && (m = s->stops &
-		    (~UINT64_C(0) << (pos - s->blk))) != 0)
-			return s->blk + (size_t)__builtin_ctzll(m);
+	while (s->rem == 0)
 		if (fs_load(s, s->blk + FBLOCK) != 0)
 			return SIZE_MAX;
-		if (pos < s->blk)
-			pos = s->blk;
-	}
+	q = s->blk + (size_t)__builtin_ctzll(s->rem);
+	s->rem &= s->rem - 1;
+	return q;
 }
 
 /*
@@ -889,8 +893,9 @@ fused_record(const struct ictx *c, struct fused *fu, struct fscan *s,
 		if (pos < len && p[pos] == '"') {
 			quoted = 1;
 			esc = 0;
-			for (q = pos + 1;; q++) {
-				if ((q = fs_next(s, q)) >= len)
+			(void)fs_pop(s);	/* the opening quote, at pos */
+			for (;;) {
+				if ((q = fs_pop(s)) >= len)
 					return 0;
 				if (p[q] == '\n')
 					nl++;
@@ -901,12 +906,14 @@ fused_record(const struct ictx *c, struct fused *fu, struct fscan *s,
 				if (p[q + 1] != '"')
 					break;
 				esc = 1;
-				q++;
+				(void)fs_pop(s);	/* the second ", at q + 1 */
 			}
 			fp = p + pos + 1;
 			flen = q - pos - 1;
 			high = fs_high(s, pos + 1, q);
-			q++;	/* the closing quote's follower, < len */
+			/* The closing quote's follower (< len) must be a stop. */
+			if (fs_pop(s) != ++q)
+				return 0;
 			if (esc) {
 				if (q - rs > v->max_record)
 					return 0;
@@ -918,7 +925,7 @@ fused_record(const struct ictx *c, struct fused *fu, struct fscan *s,
 			}
 		} else {
 			quoted = 0;
-			if ((q = fs_next(s, pos)) >= len || p[q] == '"')
+			if ((q = fs_pop(s)) >= len || p[q] == '"')
 				return 0;
 			fp = p + pos;
 			flen = q - pos;
@@ -928,7 +935,7 @@ fused_record(const struct ictx *c, struct fused *fu, struct fscan *s,
 			if (p[q] != delim)
 				return 0;
 		} else if (p[q] == '\r') {
-			if (++q >= len || p[q] != '\n')
+			if (++q >= len || p[q] != '\n' || fs_pop(s) != q)
 				return 0;
 		} else if (p[q] != '\n')
 			return 0;
