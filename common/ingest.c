@@ -491,6 +491,7 @@ struct fscan {
 	uint64_t	 rem;		/* those not yet taken (fs_pop) */
 	uint64_t	 high;		/* its non-ASCII bytes */
 	int		 delim;
+	char		 set[4];	/* the stops: delim, \n, \r, " */
 	masks_fn	 masks;
 	int		 u8;		/* blocks checked as UTF-8 in u */
 	struct utf8_scan u;
@@ -635,7 +636,15 @@ fs_load(struct fscan *s, size_t blk)
 
 	if (blk >= s->len || blk >= s->loadlim)
 		return -1;
-	s->stops = s->masks(s->p + blk, s->delim, &h);
+	/*
+	 * UTF-8: a bad block says look at its records closer (utf8.h). With
+	 * AVX2, the stops come from the same load as the check.
+	 */
+	if (s->u8) {
+		if (utf8_scan_find4(&s->u, s->p + blk, s->set, &s->stops, &h))
+			s->bad_hi = blk + FBLOCK;
+	} else
+		s->stops = s->masks(s->p + blk, s->delim, &h);
 	if (s->len - blk < FBLOCK) {	/* the bytes after are no input */
 		keep = (UINT64_C(1) << (s->len - blk)) - 1;
 		s->stops &= keep;
@@ -644,9 +653,6 @@ fs_load(struct fscan *s, size_t blk)
 	s->blk = blk;
 	s->rem = s->stops;
 	s->high = h;
-	/* UTF-8: a bad block says look at its records closer (utf8.h). */
-	if (s->u8 && utf8_scan_block(&s->u, s->p + blk, h != 0))
-		s->bad_hi = blk + FBLOCK;
 	return 0;
 }
 
@@ -971,6 +977,10 @@ fused_rows(struct ictx *c, struct fused *fu, uint64_t *np)
 	s.loadlim = v.len + v.slack >= FBLOCK ? v.len + v.slack - FBLOCK + 1 :
 	    0;
 	s.delim = v.delim;
+	s.set[0] = (char)v.delim;
+	s.set[1] = '\n';
+	s.set[2] = '\r';
+	s.set[3] = '"';
 	s.masks = fu->masks;
 	s.u8 = fu->u8;
 	utf8_scan_init(&s.u);

@@ -174,8 +174,8 @@ valid_ssse3(const unsigned char *p, size_t n)
  * not looked at (the next block's first bytes tell).
  */
 __attribute__((target("avx2")))
-static int
-block_bad_avx2(const unsigned char *p)
+static inline __m256i
+lookup_err_avx2(const unsigned char *p, __m256i x)
 {
 	const __m256i b1_high = _mm256_broadcastsi128_si256(_mm_loadu_si128(
 	    (const __m128i *)(const void *)b1_high_tab));
@@ -187,29 +187,34 @@ block_bad_avx2(const unsigned char *p)
 	const __m256i third = _mm256_set1_epi8(C(0xe0 - 0x80));
 	const __m256i fourth = _mm256_set1_epi8(C(0xf0 - 0x80));
 	const __m256i top = _mm256_set1_epi8(C(0x80));
-	__m256i x, p1, p2, p3, sc, err = _mm256_setzero_si256();
-	int i;
+	__m256i p1, p2, p3, sc;
 
-	for (i = 0; i < 64; i += 32) {
-		x = _mm256_loadu_si256((const __m256i *)(const void *)
-		    (p + i));
-		p1 = _mm256_loadu_si256((const __m256i *)(const void *)
-		    (p + i - 1));
-		p2 = _mm256_loadu_si256((const __m256i *)(const void *)
-		    (p + i - 2));
-		p3 = _mm256_loadu_si256((const __m256i *)(const void *)
-		    (p + i - 3));
-		sc = _mm256_and_si256(_mm256_and_si256(
-		    _mm256_shuffle_epi8(b1_high, _mm256_and_si256(
-		    _mm256_srli_epi16(p1, 4), nib)),
-		    _mm256_shuffle_epi8(b1_low, _mm256_and_si256(p1, nib))),
-		    _mm256_shuffle_epi8(b2_high, _mm256_and_si256(
-		    _mm256_srli_epi16(x, 4), nib)));
-		err = _mm256_or_si256(err, _mm256_xor_si256(sc,
-		    _mm256_and_si256(_mm256_or_si256(
-		    _mm256_subs_epu8(p2, third), _mm256_subs_epu8(p3, fourth)),
-		    top)));
-	}
+	p1 = _mm256_loadu_si256((const __m256i *)(const void *)(p - 1));
+	p2 = _mm256_loadu_si256((const __m256i *)(const void *)(p - 2));
+	p3 = _mm256_loadu_si256((const __m256i *)(const void *)(p - 3));
+	sc = _mm256_and_si256(_mm256_and_si256(
+	    _mm256_shuffle_epi8(b1_high, _mm256_and_si256(
+	    _mm256_srli_epi16(p1, 4), nib)),
+	    _mm256_shuffle_epi8(b1_low, _mm256_and_si256(p1, nib))),
+	    _mm256_shuffle_epi8(b2_high, _mm256_and_si256(
+	    _mm256_srli_epi16(x, 4), nib)));
+	return _mm256_xor_si256(sc, _mm256_and_si256(_mm256_or_si256(
+	    _mm256_subs_epu8(p2, third), _mm256_subs_epu8(p3, fourth)), top));
+}
+
+/*
+ * The same lookups on 64 bytes with AVX2, the bytes before each read
+ * from memory: nonzero if a byte of [p, p + 64) is not where valid UTF-8
+ * would have it, given the 3 bytes before p. A sequence cut at p + 64 is
+ * not looked at (the next block's first bytes tell).
+ */
+__attribute__((target("avx2")))
+static int
+block_bad_avx2(const unsigned char *p, __m256i x, __m256i y)
+{
+	__m256i err = _mm256_or_si256(lookup_err_avx2(p, x),
+	    lookup_err_avx2(p + 32, y));
+
 	return !_mm256_testz_si256(err, err);
 }
 
@@ -326,19 +331,48 @@ utf8_scan_init(struct utf8_scan *u)
 	u->prevhigh = 0;
 }
 
+/* A block whose non-ASCII bytes are high (x, y: its two halves). */
+#ifdef HAVE_SSSE3_CHECK
+__attribute__((target("avx2")))
+static inline int
+scan_bad(struct utf8_scan *u, const unsigned char *p, uint64_t high,
+    __m256i x, __m256i y)
+{
+	int bad;
+
+	if (high)	/* the first block's bytes before are not ours */
+		bad = u->prev == NULL || u->prev + 64 != (const char *)p ||
+		    block_bad_avx2(p, x, y);
+	else
+		bad = u->prevhigh && (p[-1] >= 0xc0 || p[-2] >= 0xe0 ||
+		    p[-3] >= 0xf0);
+	u->prev = (const char *)p;
+	u->prevhigh = high != 0;
+	return bad;
+}
+
+__attribute__((target("avx2")))
+static int
+scan_block_avx2(struct utf8_scan *u, const unsigned char *p, int high)
+{
+	return scan_bad(u, p, (uint64_t)(high != 0),
+	    _mm256_loadu_si256((const __m256i *)(const void *)p),
+	    _mm256_loadu_si256((const __m256i *)(const void *)(p + 32)));
+}
+#endif
+
 int
 utf8_scan_block(struct utf8_scan *u, const char *vp, int high)
 {
 	const unsigned char *p = (const unsigned char *)vp;
 	int bad;
 
-	if (high)	/* the first block's bytes before are not ours */
-		bad = u->prev == NULL || u->prev + 64 != vp ||
 #ifdef HAVE_SSSE3_CHECK
-		    block_bad_avx2(p);
-#else
-		    1;
+	if (utf8_have_block())
+		return scan_block_avx2(u, p, high);
 #endif
+	if (high)
+		bad = 1;
 	else
 		bad = u->prevhigh && (p[-1] >= 0xc0 || p[-2] >= 0xe0 ||
 		    p[-3] >= 0xf0);
@@ -346,6 +380,57 @@ utf8_scan_block(struct utf8_scan *u, const char *vp, int high)
 	u->prevhigh = high;
 	return bad;
 }
+
+#ifdef HAVE_SSSE3_CHECK
+__attribute__((target("avx2")))
+int
+utf8_scan_find4(struct utf8_scan *u, const char *vp, const char set[4],
+    uint64_t *foundp, uint64_t *highp)
+{
+	const unsigned char *p = (const unsigned char *)vp;
+	const __m256i c0 = _mm256_set1_epi8(set[0]);
+	const __m256i c1 = _mm256_set1_epi8(set[1]);
+	const __m256i c2 = _mm256_set1_epi8(set[2]);
+	const __m256i c3 = _mm256_set1_epi8(set[3]);
+	__m256i x, y;
+	uint64_t high;
+
+	x = _mm256_loadu_si256((const __m256i *)(const void *)p);
+	y = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+	high = (uint32_t)_mm256_movemask_epi8(x) |
+	    (uint64_t)(uint32_t)_mm256_movemask_epi8(y) << 32;
+	*highp = high;
+	*foundp = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
+	    _mm256_or_si256(_mm256_cmpeq_epi8(x, c0), _mm256_cmpeq_epi8(x, c1)),
+	    _mm256_or_si256(_mm256_cmpeq_epi8(x, c2),
+	    _mm256_cmpeq_epi8(x, c3)))) |
+	    (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
+	    _mm256_or_si256(_mm256_cmpeq_epi8(y, c0), _mm256_cmpeq_epi8(y, c1)),
+	    _mm256_or_si256(_mm256_cmpeq_epi8(y, c2),
+	    _mm256_cmpeq_epi8(y, c3)))) << 32;
+	return scan_bad(u, p, high, x, y);
+}
+#else
+int
+utf8_scan_find4(struct utf8_scan *u, const char *vp, const char set[4],
+    uint64_t *foundp, uint64_t *highp)
+{
+	const unsigned char *p = (const unsigned char *)vp;
+	uint64_t f = 0, h = 0;
+	unsigned int i;
+
+	for (i = 0; i < 64; i++) {
+		f |= (uint64_t)(p[i] == (unsigned char)set[0] ||
+		    p[i] == (unsigned char)set[1] ||
+		    p[i] == (unsigned char)set[2] ||
+		    p[i] == (unsigned char)set[3]) << i;
+		h |= (uint64_t)(p[i] >> 7) << i;
+	}
+	*foundp = f;
+	*highp = h;
+	return utf8_scan_block(u, vp, h != 0);
+}
+#endif
 
 int
 utf8_valid(const char *p, size_t n)

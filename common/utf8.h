@@ -6,6 +6,7 @@
 #define VEIL_UTF8_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Returns 1 if the n bytes at p are valid UTF-8, else 0. */
 int	 utf8_valid(const char *p, size_t n);
@@ -34,5 +35,13 @@ int	 utf8_have_block(void);
 void	 utf8_scan_init(struct utf8_scan *);
 /* p: 64 readable bytes, the block after the last one given, if any. */
 int	 utf8_scan_block(struct utf8_scan *, const char *p, int high);
+/*
+ * utf8_scan_block for a scanner that has not loaded the block yet: also
+ * sets *found to where the 64 bytes at p are one of the four in set (bit
+ * i: p[i]) and *high to where they are non-ASCII, from one load of them.
+ * Only where utf8_have_block() says the CPU can.
+ */
+int	 utf8_scan_find4(struct utf8_scan *, const char *p, const char set[4],
+	    uint64_t *found, uint64_t *high);
 
 #endif /* VEIL_UTF8_H */

@@ -393,29 +393,52 @@ test_long_against_reference(void **state)
  * bytes at a time in order; a line must be looked at closer (utf8_check)
  * if a bad block seen by the time its line feed was reached ends after
  * its start. Every line with a fault must be; a text with none must have
- * no bad block but maybe the first (whose bytes before are not read). Pieces of every kind fall at every offset of a block,
+ * no bad block but maybe the first (whose bytes before are not read).
+ * utf8_scan_find4 must say what utf8_scan_block says, and find the
+ * stops and non-ASCII bytes a byte loop finds. Pieces of every kind fall
+ * at every offset of a block,
  * with the block after ASCII or not (a sequence cut at a block's end).
  */
 static int
 scan_agrees(const unsigned char *text, size_t n, int strict)
 {
-	struct utf8_scan u;
+	struct utf8_scan u, u4;
 	size_t blk = 0, bad_hi = 0, rs = 0, i, k;
 	unsigned char *buf;
-	int high, anybad = 0;
+	uint64_t found, hi, fref, href;
+	int high, bad, anybad = 0;
 
 	/* the scan reads whole blocks: room after, as ingest's views have */
 	if ((buf = calloc(1, n + 128)) == NULL)
 		return 0;
 	memcpy(buf, text, n);
 	utf8_scan_init(&u);
+	utf8_scan_init(&u4);
 	for (i = 0; i < n; i++) {
 		if (buf[i] != '\n')
 			continue;
 		for (; blk <= i; blk += 64) {
 			for (k = 0, high = 0; k < 64; k++)
 				high |= buf[blk + k] >= 0x80;
-			if (utf8_scan_block(&u, (char *)buf + blk, high)) {
+			bad = utf8_scan_block(&u, (char *)buf + blk, high);
+			/* The same block, with its stops, from one load. */
+			if (utf8_have_block()) {
+				for (k = 0, fref = 0, href = 0; k < 64; k++) {
+					fref |= (uint64_t)(buf[blk + k] == ',' ||
+					    buf[blk + k] == '\n' ||
+					    buf[blk + k] == '\r' ||
+					    buf[blk + k] == '"') << k;
+					href |= (uint64_t)(buf[blk + k] >> 7) <<
+					    k;
+				}
+				if (utf8_scan_find4(&u4, (char *)buf + blk,
+				    ",\n\r\"", &found, &hi) != bad ||
+				    found != fref || hi != href) {
+					free(buf);
+					return 0;
+				}
+			}
+			if (bad) {
 				bad_hi = blk + 64;
 				anybad |= blk > 0;	/* the first: see utf8.h */
 			}
@@ -436,7 +459,7 @@ test_block_scan(void **state)
 {
 	static const char *const good[] = { "a", ",", "\xc3\xa9",
 	    "\xe4\xb8\xad", "\xf0\x9f\x98\x80", "\xed\x9f\xbf",
-	    "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "\n" };
+	    "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "\n", "\"", "\r" };
 	static const char *const bad[] = { "\x80", "\xbf", "\xc0\xaf",
 	    "\xc1\xbf", "\xe0\x80\xaf", "\xed\xa0\x80",
 	    "\xf4\x90\x80\x80", "\xf0\x80\x80\x80", "\xf5", "\xff",
@@ -474,9 +497,9 @@ test_block_scan(void **state)
 			r ^= r << 13;
 			r ^= r >> 7;
 			r ^= r << 17;
-			x = (unsigned int)(r % 20);
-			pl = strlen(good[x < 9 ? x : x % 3 + 1]);
-			memcpy(buf + n, good[x < 9 ? x : x % 3 + 1], pl);
+			x = (unsigned int)(r % 24);
+			pl = strlen(good[x < 11 ? x : x % 3 + 1]);
+			memcpy(buf + n, good[x < 11 ? x : x % 3 + 1], pl);
 		}
 		buf[n++] = '\n';
 		if (!scan_agrees(buf, n, 1))
