@@ -478,7 +478,8 @@ read_header(struct ictx *c)
  */
 #define FBLOCK		64	/* bytes per block of masks */
 #define CCACHE		64	/* category cache entries per column */
-#define DCACHE		256	/* date cache entries per column */
+#define DCACHE_BITS	11
+#define DCACHE		(1 << DCACHE_BITS) /* date cache entries per column */
 
 typedef uint64_t (*masks_fn)(const char *, int, uint64_t *);
 
@@ -747,7 +748,7 @@ parse_date(struct dcache *dc, const char *p, size_t len, int32_t *daysp)
 	if (len != DATEFMT_LEN)
 		return -1;
 	memcpy(&ym, p, 8);
-	e = &dc[(ym * UINT64_C(0x9e3779b97f4a7c15)) >> 56];
+	e = &dc[(ym * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - DCACHE_BITS)];
 	if (e->ym == ym) {
 		d8 = (unsigned char)p[8] - 48u;
 		d9 = (unsigned char)p[9] - 48u;
