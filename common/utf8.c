@@ -168,10 +168,9 @@ valid_ssse3(const unsigned char *p, size_t n)
 }
 
 /*
- * The same lookups on 64 bytes with AVX2, the bytes before each read
- * from memory: nonzero if a byte of [p, p + 64) is not where valid UTF-8
- * would have it, given the 3 bytes before p. A sequence cut at p + 64 is
- * not looked at (the next block's first bytes tell).
+ * The lookups of valid_ssse3 on the 32 bytes at p (x: them, loaded), the
+ * 3 bytes before read from memory: a nonzero byte where p's is not where
+ * valid UTF-8 would have it.
  */
 __attribute__((target("avx2")))
 static inline __m256i
