@@ -330,6 +330,14 @@ utf8_scan_init(struct utf8_scan *u)
 	u->prevhigh = 0;
 }
 
+/* Whether an ASCII block at p follows a sequence the block before cut. */
+static inline int
+cut_before(const struct utf8_scan *u, const unsigned char *p)
+{
+	return u->prevhigh && (p[-1] >= 0xc0 || p[-2] >= 0xe0 ||
+	    p[-3] >= 0xf0);
+}
+
 /* A block whose non-ASCII bytes are high (x, y: its two halves). */
 #ifdef HAVE_SSSE3_CHECK
 __attribute__((target("avx2")))
@@ -343,8 +351,7 @@ scan_bad(struct utf8_scan *u, const unsigned char *p, uint64_t high,
 		bad = u->prev == NULL || u->prev + 64 != (const char *)p ||
 		    block_bad_avx2(p, x, y);
 	else
-		bad = u->prevhigh && (p[-1] >= 0xc0 || p[-2] >= 0xe0 ||
-		    p[-3] >= 0xf0);
+		bad = cut_before(u, p);
 	u->prev = (const char *)p;
 	u->prevhigh = high != 0;
 	return bad;
@@ -370,11 +377,7 @@ utf8_scan_block(struct utf8_scan *u, const char *vp, int high)
 	if (utf8_have_block())
 		return scan_block_avx2(u, p, high);
 #endif
-	if (high)
-		bad = 1;
-	else
-		bad = u->prevhigh && (p[-1] >= 0xc0 || p[-2] >= 0xe0 ||
-		    p[-3] >= 0xf0);
+	bad = high || cut_before(u, p);
 	u->prev = vp;
 	u->prevhigh = high;
 	return bad;

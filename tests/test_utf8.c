@@ -418,25 +418,21 @@ scan_agrees(const unsigned char *text, size_t n, int strict)
 		if (buf[i] != '\n')
 			continue;
 		for (; blk <= i; blk += 64) {
-			for (k = 0, high = 0; k < 64; k++)
-				high |= buf[blk + k] >= 0x80;
+			for (k = 0, fref = 0, href = 0; k < 64; k++) {
+				fref |= (uint64_t)(buf[blk + k] == ',' ||
+				    buf[blk + k] == '\n' ||
+				    buf[blk + k] == '\r' ||
+				    buf[blk + k] == '"') << k;
+				href |= (uint64_t)(buf[blk + k] >> 7) << k;
+			}
+			high = href != 0;
 			bad = utf8_scan_block(&u, (char *)buf + blk, high);
 			/* The same block, with its stops, from one load. */
-			if (utf8_have_block()) {
-				for (k = 0, fref = 0, href = 0; k < 64; k++) {
-					fref |= (uint64_t)(buf[blk + k] == ',' ||
-					    buf[blk + k] == '\n' ||
-					    buf[blk + k] == '\r' ||
-					    buf[blk + k] == '"') << k;
-					href |= (uint64_t)(buf[blk + k] >> 7) <<
-					    k;
-				}
-				if (utf8_scan_find4(&u4, (char *)buf + blk,
-				    ",\n\r\"", &found, &hi) != bad ||
-				    found != fref || hi != href) {
-					free(buf);
-					return 0;
-				}
+			if (utf8_have_block() && (utf8_scan_find4(&u4,
+			    (char *)buf + blk, ",\n\r\"", &found, &hi) != bad ||
+			    found != fref || hi != href)) {
+				free(buf);
+				return 0;
 			}
 			if (bad) {
 				bad_hi = blk + 64;
