@@ -19,8 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "datefmt.h"
 #include "ingest.h"
+#include "table_format.h"
 #include "utf8.h"
 
 #define EXCERPT		40
@@ -528,11 +530,25 @@ struct fcol {
 	uint8_t		 has_range;
 	uint8_t		 tabhier;	/* ictx.tabhier */
 	uint8_t		 declared;	/* category values are listed */
+	uint8_t		 w;		/* bytes per value (not strings) */
+};
+
+/* A category value not in the dictionary yet: added once its row is. */
+struct fnew {
+	int		 ci;
+	const char	*p;
+	size_t		 len;
 };
 
 struct fused {
 	struct fcol	*fc;		/* per column */
-	struct table_value *vals;	/* per column */
+	struct table_slot *sl;		/* per column: the run (table.h) */
+	uint64_t	 row0;		/* rows before the run */
+	uint64_t	 r;		/* the run's row being written */
+	int		*nullc;		/* the row's null columns */
+	size_t		 nnull;
+	struct fnew	*newc;		/* the row's new category values */
+	size_t		 nnew;
 	struct ccache	*cc;		/* CCACHE per column */
 	struct dcache	*dc;		/* DCACHE per column */
 	char		*unesc;		/* fields with "" unescaped */
@@ -781,75 +797,133 @@ fin_hier(const struct ictx *c, const struct fcol *col, int ci, const char *p,
 }
 
 /*
- * put_field's checks, without appending: 0 with *v set if the field is
- * fine, else -1 (put_field will say what is wrong). high says whether
- * the field may have non-ASCII bytes: a text field's are left for
- * fused_rows to check (fu->high), with the record's.
+ * A null in column ci's slot: zero bytes (a string: an end where the last
+ * row's was), and its bit once the row is taken (fu->nullc).
+ */
+static inline void
+put_null(struct fused *fu, const struct fcol *col, int ci)
+{
+	struct table_slot *sl = &fu->sl[ci];
+	uint64_t z = 0;
+	size_t w = col->w;
+
+	if (col->type == VEIL_T_STRING)
+		w = sl->wide ? 8 : 4;
+	memcpy(sl->data + fu->r * w, col->type == VEIL_T_STRING ?
+	    sl->data + fu->r * w - w : (const unsigned char *)&z, w);
+	fu->nullc[fu->nnull++] = ci;
+}
+
+/* A string into column ci's heap, after the last row's; 0 or -1. */
+static inline int
+put_string(const struct ictx *c, struct fused *fu, int ci, const char *p,
+    size_t len)
+{
+	struct table_slot *sl = &fu->sl[ci];
+	unsigned char *d;
+	uint64_t start, end;
+	uint32_t e;
+
+	if (sl->wide) {
+		d = sl->data + fu->r * 8;
+		memcpy(&start, d - 8, 8);
+	} else {
+		d = sl->data + fu->r * 4;
+		memcpy(&e, d - 4, 4);
+		start = e;
+	}
+	end = start + len;
+	/* Past a narrow column's ends: put_field widens it. */
+	if (end > sl->hmax || (end > sl->hcap &&
+	    table_builder_run_heap(c->b, fu->sl, ci, start, end) != 0))
+		return -1;
+	copy_bytes(sl->heap + start, (const unsigned char *)p, len);
+	if (sl->wide)
+		memcpy(d, &end, 8);
+	else {
+		e = (uint32_t)end;
+		memcpy(d, &e, 4);
+	}
+	return 0;
+}
+
+/*
+ * put_field's checks, and the value into the run's row fu->r, which is
+ * taken only if the whole record is fine: 0 if the field is, else -1
+ * (put_field will say what is wrong). high says whether the field may
+ * have non-ASCII bytes: a text field's are left for fused_rows to check
+ * (fu->high), with the record's.
  */
 static inline int
 check_field(const struct ictx *c, struct fused *fu, int ci, const char *p,
     size_t len, int quoted, int high)
 {
 	const struct fcol *col = &fu->fc[ci];
-	struct table_value *v = &fu->vals[ci];
-	int64_t code;
+	unsigned char *d = fu->sl[ci].data;
+	uint64_t r = fu->r;
+	int64_t code, i;
+	int32_t days;
+	uint32_t u;
+	double x;
 	char buf[32];
-	int n;
+	int n, b;
 
 	if (len == 0) {
 		if (col->required)
 			return -1;
 		if (!quoted || col->type != VEIL_T_STRING) {
-			v->kind = TABLE_V_NULL;
+			put_null(fu, col, ci);
 			return 0;
 		}
 	}
-	v->kind = TABLE_V_VALUE;
 	switch (col->type) {
 	case VEIL_T_INT:
-		if (ingest_parse_int(p, len, &v->v.i) != 0 ||
-		    (col->has_range && (v->v.i < col->ilo ||
-		    v->v.i > col->ihi)))
+		if (ingest_parse_int(p, len, &i) != 0 ||
+		    (col->has_range && (i < col->ilo || i > col->ihi)))
 			return -1;
 		if (col->tabhier) {
-			n = snprintf(buf, sizeof(buf), "%lld",
-			    (long long)v->v.i);
+			n = snprintf(buf, sizeof(buf), "%lld", (long long)i);
 			if (!fin_hier(c, col, ci, buf, (size_t)n))
 				return -1;
 		}
+		memcpy(d + r * 8, &i, 8);
 		return 0;
 	case VEIL_T_FLOAT:
-		if (ingest_parse_float(p, len, &v->v.d) != 0 ||
-		    (col->has_range && (v->v.d < col->flo ||
-		    v->v.d > col->fhi)))
+		if (ingest_parse_float(p, len, &x) != 0 ||
+		    (col->has_range && (x < col->flo || x > col->fhi)))
 			return -1;
+		memcpy(d + r * 8, &x, 8);
 		return 0;
 	case VEIL_T_BOOL:
-		return ingest_parse_bool(p, len, &v->v.b);
+		if (ingest_parse_bool(p, len, &b) != 0)
+			return -1;
+		d[r] = (unsigned char)(b != 0);
+		return 0;
 	case VEIL_T_DATE:
 		if (parse_date(fu->dc + (size_t)ci * DCACHE, p, len,
-		    &v->v.days) != 0 || (col->has_range &&
-		    (v->v.days < col->ilo || v->v.days > col->ihi)) ||
-		    !fin_hier(c, col, ci, p, len))
+		    &days) != 0 || (col->has_range && (days < col->ilo ||
+		    days > col->ihi)) || !fin_hier(c, col, ci, p, len))
 			return -1;
+		memcpy(d + r * 4, &days, 4);
 		return 0;
 	case VEIL_T_STRING:
 		fu->high |= high;
-		v->p = p;
-		v->len = len;
-		return fin_hier(c, col, ci, p, len) ? 0 : -1;
+		if (!fin_hier(c, col, ci, p, len))
+			return -1;
+		return put_string(c, fu, ci, p, len);
 	case VEIL_T_CATEGORY:
 		fu->high |= high;
-		v->p = p;
-		v->len = len;
 		code = cat_code(c, fu->cc + (size_t)ci * CCACHE, ci, p, len);
 		if (code >= 0) {
-			v->v.code = (uint32_t)code;
+			u = (uint32_t)code;
+			memcpy(d + r * 4, &u, 4);
 			return 0;
 		}
 		if (col->declared || !fin_hier(c, col, ci, p, len))
 			return -1;
-		v->kind = TABLE_V_NEW;
+		fu->newc[fu->nnew].ci = ci;
+		fu->newc[fu->nnew].p = p;
+		fu->newc[fu->nnew++].len = len;
 		return 0;
 	default:
 		return -1;
@@ -879,7 +953,8 @@ unescape_into(struct fused *fu, size_t *usedp, const char **pp,
 }
 
 /*
- * Finds the end of the record at rs and checks its fields into fu->vals.
+ * Finds the end of the record at rs and checks its fields into the run's
+ * row fu->r.
  * Returns the offset past its line end and sets *nlp to the line feeds
  * inside quotes, or 0 if it is not a plain record (see above).
  */
@@ -958,9 +1033,38 @@ fused_record(const struct ictx *c, struct fused *fu, struct fscan *s,
 }
 
 /*
+ * Takes the run's row fu->r: its nulls' bits and its new category values.
+ * Returns 0 or a code.
+ */
+static inline int
+take_row(struct ictx *c, struct fused *fu)
+{
+	uint64_t row = fu->row0 + fu->r;
+	struct table_slot *sl;
+	int64_t code;
+	uint32_t u;
+	size_t k;
+
+	for (k = 0; k < fu->nnew; k++) {
+		if ((code = table_builder_dict_code(c->b, fu->newc[k].ci,
+		    fu->newc[k].p, fu->newc[k].len)) < 0)
+			return (int)code;
+		u = (uint32_t)code;
+		memcpy(fu->sl[fu->newc[k].ci].data + fu->r * 4, &u, 4);
+	}
+	for (k = 0; k < fu->nnull; k++) {
+		sl = &fu->sl[fu->nullc[k]];
+		sl->nulls[row >> 3] |= (unsigned char)(1u << (row & 7));
+		sl->nnull++;
+	}
+	fu->r++;
+	return 0;
+}
+
+/*
  * Appends the plain records at the reader's position, as many as there
- * are. Returns 0 when the next record (if any) is for csv_next, or a
- * negative code.
+ * are, in runs (table.h). Returns 0 when the next record (if any) is for
+ * csv_next, or a negative code.
  */
 static int
 fused_rows(struct ictx *c, struct fused *fu, uint64_t *np)
@@ -968,8 +1072,8 @@ fused_rows(struct ictx *c, struct fused *fu, uint64_t *np)
 	struct csv_view v;
 	struct fscan s;
 	size_t rs, re;
-	uint64_t nl;
-	int r;
+	uint64_t nl, room = 0;
+	int r = 0;
 
 	csv_view(c->rd, &v);
 	memset(&s, 0, sizeof(s));
@@ -987,11 +1091,23 @@ fused_rows(struct ictx *c, struct fused *fu, uint64_t *np)
 	utf8_scan_init(&s.u);
 	if (fs_load(&s, 0) != 0)
 		return 0;
+	fu->r = 0;
 	for (rs = 0; rs < v.len && v.rows_left > 0; v.rows_left--, rs = re) {
+		if (fu->r == room) {
+			if (room > 0)
+				table_builder_run_end(c->b, fu->sl, fu->r);
+			fu->r = 0;
+			if ((r = table_builder_run(c->b, fu->sl, &fu->row0,
+			    &room)) != 0)
+				return nomem(c, r);
+			if (room == 0)	/* the table is full: put_field says */
+				return 0;
+		}
 		fu->high = 0;
+		fu->nnull = fu->nnew = 0;
 		if ((re = fused_record(c, fu, &s, &v, rs, &nl)) == 0 ||
 		    re - rs > v.max_record)
-			return 0;
+			break;
 		/*
 		 * With AVX2 the blocks were checked as they were loaded: only
 		 * a record a bad block may touch is looked at closer (a bad
@@ -1003,16 +1119,22 @@ fused_rows(struct ictx *c, struct fused *fu, uint64_t *np)
 		 */
 		if ((s.u8 ? s.bad_hi > rs : fu->high) &&
 		    utf8_check(v.p + rs, re - rs) != re - rs)
-			return 0;
+			break;
+		if ((r = take_row(c, fu)) != 0) {
+			r = nomem(c, r);
+			break;
+		}
 		csv_take(c->rd, re - rs, nl);
-		if ((r = table_builder_row(c->b, fu->vals)) != 0)
-			return nomem(c, r);
 		/* The input will be parsed again in one pass: give up. */
 		if (c->stop != NULL && ++*np % STOP_EVERY == 0 &&
-		    atomic_load(c->stop))
-			return VEIL_E_INTERNAL;
+		    atomic_load(c->stop)) {
+			r = VEIL_E_INTERNAL;
+			break;
+		}
 	}
-	return 0;
+	if (room > 0)
+		table_builder_run_end(c->b, fu->sl, fu->r);
+	return r;
 }
 
 static int
@@ -1024,7 +1146,9 @@ fused_init(struct fused *fu, const struct ictx *c)
 	if (c->simd < 0)
 		return 0;
 	if ((fu->fc = calloc(n, sizeof(*fu->fc))) == NULL ||
-	    (fu->vals = calloc(n, sizeof(*fu->vals))) == NULL ||
+	    (fu->sl = calloc(n, sizeof(*fu->sl))) == NULL ||
+	    (fu->nullc = calloc(n, sizeof(*fu->nullc))) == NULL ||
+	    (fu->newc = calloc(n, sizeof(*fu->newc))) == NULL ||
 	    (fu->cc = calloc(n * CCACHE, sizeof(*fu->cc))) == NULL ||
 	    (fu->dc = calloc(n * DCACHE, sizeof(*fu->dc))) == NULL)
 		return VEIL_E_NOMEM;
@@ -1033,6 +1157,7 @@ fused_init(struct fused *fu, const struct ictx *c)
 		struct fcol *f = &fu->fc[i];
 
 		f->type = (uint8_t)col->type;
+		f->w = (uint8_t)tf_data_len(col->type, 1);
 		f->required = col->required != 0;
 		f->has_range = col->has_range != 0;
 		f->tabhier = c->tabhier[i] != 0;
@@ -1052,7 +1177,9 @@ static void
 fused_free(struct fused *fu)
 {
 	free(fu->fc);
-	free(fu->vals);
+	free(fu->sl);
+	free(fu->nullc);
+	free(fu->newc);
 	free(fu->cc);
 	free(fu->dc);
 	free(fu->unesc);

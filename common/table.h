@@ -201,35 +201,64 @@ int	 table_builder_category(struct table_builder *, int col,
 
 /*
  * Looks p up in a category column's dictionary without adding it: its
- * code, or -1. With table_builder_row, a caller can check a whole row
- * before appending any of it (ingest.c).
+ * code, or -1.
  */
 int64_t	 table_builder_dict_find(const struct table_builder *, int col,
 	    const char *p, size_t len);
 
-/* One value of a row for table_builder_row. */
-struct table_value {
-	union {
-		int64_t		 i;
-		double		 d;
-		int32_t		 days;
-		uint32_t	 code;	/* category: from dict_find */
-		int		 b;
-	}		 v;
-	const char	*p;		/* string; category with TABLE_V_NEW */
-	size_t		 len;
-	int		 kind;		/* TABLE_V_* */
-};
-#define TABLE_V_NULL	0
-#define TABLE_V_VALUE	1
-#define TABLE_V_NEW	2	/* category: p, len, not yet a code */
 /*
- * Appends a row, vals[i] to column i: the same as one table_builder_*
- * call per column in order, with the checks done once per row. Returns 0
- * or a VEIL_E_* code, after which the builder holds part of the row.
+ * Runs: rows written straight into the columns, for a caller that checks
+ * a whole row before it appends any of it (ingest.c). table_builder_run
+ * makes room for at least one row in every column and describes each
+ * column's next slots in s[i] (the array has a slot per column). It sets
+ * *roomp to the rows of room (0 if the columns do not all have as many
+ * rows, or the table is full) and *row0p to the rows before the run, and
+ * returns 0 or VEIL_E_NOMEM.
+ * Row r of the run (r < room) is written by the caller:
+ *
+ *	int, float, date, bool, category: the value's tf_data_len bytes at
+ *	    data + r * w (a null: zero bytes), a category's code one that
+ *	    the dictionary has (table_builder_dict_code);
+ *	string: the value's bytes in heap from the end of row r - 1 (the
+ *	    end slot before row r's, which exists for r = 0 too), and its
+ *	    end at data + r * w (4 bytes, or 8 if wide); the end may not
+ *	    pass hcap (table_builder_run_heap gives more) or hmax;
+ *	a null, once the row is sure to be taken: bit (row0 + r) % 8 of
+ *	    nulls[(row0 + r) / 8], and one more in nnull (the run's bitmap
+ *	    bytes are zero to begin with).
+ *
+ * Nothing is appended until table_builder_run_end(b, s, n) takes the
+ * first n rows of the run, so a row can be written and then dropped.
+ * Until then the builder takes no other append, and a failed run_heap
+ * leaves only run_end (with the rows so far) or free. A string column
+ * whose last end is past its hmax or hcap breaks the builder: finish
+ * then fails.
  */
-int	 table_builder_row(struct table_builder *,
-	    const struct table_value *vals);
+struct table_slot {
+	unsigned char	*data;		/* the run's row 0 slot */
+	unsigned char	*nulls;		/* the column's null bitmap */
+	unsigned char	*heap;		/* string: the column's bytes */
+	uint64_t	 hcap;		/* string: the heap's length */
+	uint64_t	 hmax;		/* string: the most its ends may say */
+	uint64_t	 nnull;		/* nulls set in the run */
+	unsigned int	 wide;		/* string: 8-byte ends */
+};
+int	 table_builder_run(struct table_builder *, struct table_slot *s,
+	    uint64_t *row0p, uint64_t *roomp);
+/*
+ * Makes the heap of string column col (whose first used bytes the run's
+ * rows so far hold) at least need bytes long. Returns 0 or a code.
+ */
+int	 table_builder_run_heap(struct table_builder *, struct table_slot *s,
+	    int col, uint64_t used, uint64_t need);
+void	 table_builder_run_end(struct table_builder *, struct table_slot *s,
+	    uint64_t n);
+/*
+ * Finds or adds p in a category column's dictionary (which a run may do):
+ * its code, or a negative VEIL_E_* code.
+ */
+int64_t	 table_builder_dict_code(struct table_builder *, int col,
+	    const char *p, size_t len);
 
 /* Rows appended so far (the same in every column once a row is done). */
 uint64_t table_builder_nrows(const struct table_builder *);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "table.h"
 #include "table_format.h"
 
@@ -51,22 +52,17 @@ struct part {
 	uint32_t		**remap;	/* per column; NULL: the same */
 };
 
+#define BROKEN_APPEND	1	/* a failed append */
+#define BROKEN_RUN	2	/* a run's string ends past hmax or hcap */
+
 struct table_builder {
 	struct bcol	*cols;
 	unsigned int	 ncols, cap;
 	struct part	*parts;		/* in row order, after our own rows */
 	size_t		 nparts, partcap;
 	uint64_t	 prows;		/* rows in parts */
-	int		 broken;	/* a failed append: only free is left */
-	/*
-	 * table_builder_row's room: rows every column takes before one of
-	 * its values or null bitmaps must grow (0: not known; any other
-	 * append sets it so), the columns having as many rows each. byty
-	 * lists the columns by type, from type[t] to type[t + 1].
-	 */
-	uint64_t	 room;
-	unsigned int	*byty;
-	unsigned int	 type[VEIL_T_LAST + 2];
+	int		 broken;	/* BROKEN_*: only free is left */
+	int		 inrun;		/* between run and run_end */
 };
 
 /*
@@ -157,35 +153,7 @@ vec_grow(struct vec *v, size_t need)
 	return 0;
 }
 
-/*
- * The first n <= 16 bytes at p, without a call to memcpy for a length it
- * does not know: two loads that overlap when n is not a power of two (the
- * overlapping bytes are the same), reading nothing outside [p, p + n).
- */
-static inline void
-copy_short(unsigned char *d, const unsigned char *p, size_t n)
-{
-	uint64_t a, b;
-	uint32_t x, y;
-
-	if (n >= 8) {
-		memcpy(&a, p, 8);
-		memcpy(&b, p + n - 8, 8);
-		memcpy(d, &a, 8);
-		memcpy(d + n - 8, &b, 8);
-	} else if (n >= 4) {
-		memcpy(&x, p, 4);
-		memcpy(&y, p + n - 4, 4);
-		memcpy(d, &x, 4);
-		memcpy(d + n - 4, &y, 4);
-	} else if (n > 0) {
-		d[0] = p[0];
-		d[n / 2] = p[n / 2];
-		d[n - 1] = p[n - 1];
-	}
-}
-
-/* The same as a word: the bytes of a key of n <= 8 bytes, zero-padded. */
+/* The bytes of a key of n <= 8 bytes, zero-padded. */
 static inline uint64_t
 load_short(const unsigned char *p, size_t n)
 {
@@ -226,10 +194,7 @@ vec_push_bytes(struct vec *v, const void *p, size_t n)
 		return 0;
 	if (v->cap - v->len < n && (r = vec_grow(v, n)) != 0)
 		return r;
-	if (n <= 16)
-		copy_short(v->p + v->len, p, n);
-	else
-		memcpy(v->p + v->len, p, n);
+	copy_bytes(v->p + v->len, p, n);
 	v->len += n;
 	return 0;
 }
@@ -249,8 +214,8 @@ vec_free(struct vec *v)
  * A string column keeps its end offsets in 4 bytes while its heap is
  * under 4 GB, and the layout widens them to the table's 8: a seventh less
  * memory for ingest to fault in and write. A bigger heap switches the
- * column to 8 bytes, once, keeping room for as many offsets as before
- * (table_builder_row counts on it). (narrow_max is lowered by tests only.)
+ * column to 8 bytes, once, keeping room for as many offsets as before.
+ * (narrow_max is lowered by tests only.)
  */
 static uint64_t narrow_max = UINT32_MAX;
 
@@ -384,7 +349,6 @@ table_builder_free(struct table_builder *b)
 		free(c->hk);
 	}
 	free(b->cols);
-	free(b->byty);
 	free(b);
 }
 
@@ -400,7 +364,7 @@ table_builder_add_column(struct table_builder *b, const char *name,
 	if (type < 1 || type > VEIL_T_LAST || (unsigned)role > VEIL_R_LAST ||
 	    (flags & ~TABLE_F_MASK) != 0 || len == 0 || len > TABLE_MAX_NAME)
 		return VEIL_E_INVALID;
-	if (b->nparts > 0)
+	if (b->nparts > 0 || b->inrun)
 		return VEIL_E_INVALID;
 	for (i = 0; i < b->ncols; i++)
 		if (strcmp(b->cols[i].name, name) == 0 || b->cols[i].nrows > 0)
@@ -414,9 +378,6 @@ table_builder_add_column(struct table_builder *b, const char *name,
 		b->cols = nc;
 		b->cap = ncap;
 	}
-	b->room = 0;
-	free(b->byty);
-	b->byty = NULL;
 	c = &b->cols[b->ncols];
 	memset(c, 0, sizeof(*c));
 	if ((c->name = strdup(name)) == NULL)
@@ -476,8 +437,8 @@ col_of(struct table_builder *b, int col, enum veil_type t)
 {
 	struct bcol *c;
 
-	b->room = 0;
-	if (col < 0 || (unsigned)col >= b->ncols || b->nparts > 0)
+	if (col < 0 || (unsigned)col >= b->ncols || b->nparts > 0 ||
+	    b->inrun)
 		return NULL;
 	c = &b->cols[col];
 	return c->type == t ? c : NULL;
@@ -701,85 +662,10 @@ push_null(struct bcol *c)
 	return 0;
 }
 
-/* A row, value by value (each table_builder_* append's tests). */
-static int
-row_slow(struct table_builder *b, const struct table_value *vals)
-{
-	const struct table_value *v;
-	struct bcol *c;
-	unsigned int i;
-	uint64_t end;
-	uint32_t code;
-	uint8_t u;
-	int r;
-
-	for (i = 0; i < b->ncols; i++) {
-		c = &b->cols[i];
-		v = &vals[i];
-		if (v->kind == TABLE_V_NULL) {
-			if ((r = push_null(c)) != 0)
-				return r;
-			continue;
-		}
-		if ((r = row_begin(c, 0)) != 0)
-			return r;
-		switch (c->type) {
-		case VEIL_T_INT:
-			r = vec_push(&c->data, &v->v.i, 8);
-			break;
-		case VEIL_T_FLOAT:
-			if (v->v.d != v->v.d || v->v.d - v->v.d != 0)
-				return VEIL_E_INVALID;
-			r = vec_push(&c->data, &v->v.d, 8);
-			break;
-		case VEIL_T_BOOL:
-			u = v->v.b != 0;
-			r = vec_push(&c->data, &u, 1);
-			break;
-		case VEIL_T_DATE:
-			r = vec_push(&c->data, &v->v.days, 4);
-			break;
-		case VEIL_T_STRING:
-			if (v->len > HEAP_MAX - c->heap.len)
-				return VEIL_E_LIMIT;
-			end = c->heap.len + v->len;
-			if (c->heap.cap - c->heap.len < v->len &&
-			    (r = vec_grow(&c->heap, v->len)) != 0)
-				break;
-			if (v->len <= 16)
-				copy_short(c->heap.p + c->heap.len,
-				    (const unsigned char *)v->p, v->len);
-			else
-				memcpy(c->heap.p + c->heap.len, v->p, v->len);
-			c->heap.len = end;
-			r = push_end(c, end);
-			break;
-		case VEIL_T_CATEGORY:
-			code = v->v.code;
-			if (v->kind == TABLE_V_NEW)
-				r = dict_intern(c, v->p, v->len, &code);
-			else if (code >= c->dict_n)
-				r = VEIL_E_INVALID;
-			if (r == 0)
-				r = vec_push(&c->data, &code, 4);
-			break;
-		default:
-			r = VEIL_E_INVALID;
-			break;
-		}
-		if (r != 0)
-			return r;
-		c->nrows++;
-	}
-	return 0;
-}
-
-
 /*
- * Rows are appended value by value, with each append's tests (row_slow),
- * or, while the builder knows that every column has room (make_room),
- * whole, column type after column type, with only the tests a value needs
- * (row_fast): a third of ingest's time was in this function.
+ * Runs (table.h): the caller writes rows into the room make_room made and
+ * run_end takes them, so a row costs no call, no value struct and no test
+ * but its own. A third of ingest's time went to appending rows before.
  */
 /* One value's bytes in column c's data. */
 static inline size_t
@@ -791,35 +677,25 @@ slot(const struct bcol *c)
 }
 
 #define ROOM_MIN	64	/* rows make_room makes room for */
+#define RUN_MAX		4096	/* rows a run offers */
 
 /*
  * Makes room for ROOM_MIN more rows in every column, if they all have as
- * many rows, and sets b->room to how many rows they all take before one
- * of their values or null bitmaps must grow; else leaves it 0.
+ * many rows, and sets *roomp to how many rows they all take before one of
+ * their values or null bitmaps must grow; else sets it to 0.
  */
 static int
-make_room(struct table_builder *b)
+make_room(struct table_builder *b, uint64_t *roomp)
 {
 	struct bcol *c;
 	uint64_t room = TABLE_MAX_ROWS - b->cols[0].nrows, n;
-	unsigned int i, t, k;
+	unsigned int i;
 	size_t w;
 	int r;
 
+	*roomp = 0;
 	if (b->cols[0].nrows >= TABLE_MAX_ROWS)
 		return 0;
-	if (b->byty == NULL) {
-		if ((b->byty = reallocarray(NULL, b->ncols,
-		    sizeof(*b->byty))) == NULL)
-			return VEIL_E_NOMEM;
-		for (t = 1, k = 0; t <= VEIL_T_LAST; t++) {
-			b->type[t] = k;
-			for (i = 0; i < b->ncols; i++)
-				if (b->cols[i].type == (enum veil_type)t)
-					b->byty[k++] = i;
-		}
-		b->type[VEIL_T_LAST + 1] = k;
-	}
 	for (i = 0; i < b->ncols; i++) {
 		c = &b->cols[i];
 		if (c->nrows != b->cols[0].nrows)
@@ -836,144 +712,124 @@ make_room(struct table_builder *b)
 		if ((n = 8 * (uint64_t)(c->nulls.cap - c->nulls.len)) < room)
 			room = n;
 	}
-	b->room = room;
-	return 0;
-}
-
-/* Sets row's null bit in column c. */
-#define SETNULL(c, row) do {						\
-	(c)->nulls.p[(row) >> 3] |= (unsigned char)(1u << ((row) & 7));	\
-	(c)->nnull++;							\
-} while (0)
-
-/* Puts the w bytes at src in column c's next slot, which has room. */
-#define PUTSLOT(c, src, w) do {						\
-	memcpy((c)->data.p + (c)->data.len, (src), (w));		\
-	(c)->data.len += (w);						\
-	(c)->nrows++;							\
-} while (0)
-
-/* A row into columns that all have room for it (make_room). */
-static int
-row_fast(struct table_builder *b, const struct table_value *vals)
-{
-	const unsigned int *ord = b->byty, *ty = b->type;
-	const struct table_value *v;
-	struct bcol *c;
-	uint64_t row = b->cols[0].nrows, x, end;
-	unsigned int i, k;
-	uint32_t code, e;
-	int32_t days;
-	uint8_t u;
-	int r;
-
-	if ((row & 7) == 0)
-		for (i = 0; i < b->ncols; i++) {
-			c = &b->cols[i];
-			c->nulls.p[c->nulls.len++] = 0;
-		}
-	/* int and float: 8 bytes, zero for a null (0.0 is all zero bits) */
-	for (k = ty[VEIL_T_INT]; k < ty[VEIL_T_BOOL]; k++) {
-		c = &b->cols[i = ord[k]];
-		v = &vals[i];
-		memcpy(&x, &v->v, 8);
-		if (v->kind == TABLE_V_NULL) {
-			SETNULL(c, row);
-			x = 0;
-		} else if (c->type == VEIL_T_FLOAT &&
-		    (v->v.d != v->v.d || v->v.d - v->v.d != 0))
-			return VEIL_E_INVALID;
-		PUTSLOT(c, &x, 8);
-	}
-	for (k = ty[VEIL_T_BOOL]; k < ty[VEIL_T_CATEGORY]; k++) {
-		c = &b->cols[i = ord[k]];
-		v = &vals[i];
-		u = v->v.b != 0;
-		if (v->kind == TABLE_V_NULL) {
-			SETNULL(c, row);
-			u = 0;
-		}
-		PUTSLOT(c, &u, 1);
-	}
-	for (k = ty[VEIL_T_CATEGORY]; k < ty[VEIL_T_STRING]; k++) {
-		c = &b->cols[i = ord[k]];
-		v = &vals[i];
-		code = v->v.code;
-		if (v->kind == TABLE_V_NULL) {
-			SETNULL(c, row);
-			code = 0;
-		} else if (v->kind == TABLE_V_NEW) {
-			if ((r = dict_intern(c, v->p, v->len, &code)) != 0)
-				return r;
-		} else if (code >= c->dict_n)
-			return VEIL_E_INVALID;
-		PUTSLOT(c, &code, 4);
-	}
-	for (k = ty[VEIL_T_STRING]; k < ty[VEIL_T_DATE]; k++) {
-		c = &b->cols[i = ord[k]];
-		v = &vals[i];
-		end = c->heap.len;
-		if (v->kind == TABLE_V_NULL)
-			SETNULL(c, row);
-		else if (v->len > 0) {
-			if (v->len > HEAP_MAX - end)
-				return VEIL_E_LIMIT;
-			if (c->heap.cap - end < v->len &&
-			    (r = vec_grow(&c->heap, v->len)) != 0)
-				return r;
-			if (v->len <= 16)
-				copy_short(c->heap.p + end,
-				    (const unsigned char *)v->p, v->len);
-			else
-				memcpy(c->heap.p + end, v->p, v->len);
-			end += v->len;
-			c->heap.len = end;
-		}
-		if (!c->wide && end > narrow_max && (r = widen(c)) != 0)
-			return r;
-		if (c->wide)
-			PUTSLOT(c, &end, 8);
-		else {
-			e = (uint32_t)end;
-			PUTSLOT(c, &e, 4);
-		}
-	}
-	for (k = ty[VEIL_T_DATE]; k < ty[VEIL_T_DATE + 1]; k++) {
-		c = &b->cols[i = ord[k]];
-		v = &vals[i];
-		days = v->v.days;
-		if (v->kind == TABLE_V_NULL) {
-			SETNULL(c, row);
-			days = 0;
-		}
-		PUTSLOT(c, &days, 4);
-	}
+	*roomp = room;
 	return 0;
 }
 
 int
-table_builder_row(struct table_builder *b, const struct table_value *vals)
+table_builder_run(struct table_builder *b, struct table_slot *s,
+    uint64_t *row0p, uint64_t *roomp)
 {
+	struct bcol *c;
+	uint64_t row0, room, zend;
+	unsigned int i;
 	int r;
 
-	if (b->nparts > 0)
-		return VEIL_E_INVALID;
-	if (b->ncols == 0)
+	*roomp = 0;
+	*row0p = 0;
+	if (b->nparts > 0 || b->inrun || b->broken || b->ncols == 0)
 		return 0;
-	if (b->room == 0 && (r = make_room(b)) != 0)
+	if ((r = make_room(b, &room)) != 0 || room == 0)
 		return r;
-	if (b->room == 0)
-		return row_slow(b, vals);
-	b->room--;
-	return row_fast(b, vals);
+	if (room > RUN_MAX)
+		room = RUN_MAX;
+	row0 = b->cols[0].nrows;
+	/* The bitmap bytes of the run's rows, the partial first one kept. */
+	zend = (row0 + room + 7) / 8;
+	for (i = 0; i < b->ncols; i++) {
+		c = &b->cols[i];
+		memset(c->nulls.p + c->nulls.len, 0, zend - c->nulls.len);
+		s[i].data = c->data.p + c->data.len;
+		s[i].nulls = c->nulls.p;
+		s[i].heap = c->heap.p;
+		s[i].hcap = c->heap.cap;
+		s[i].hmax = c->wide ? HEAP_MAX : narrow_max;
+		s[i].nnull = 0;
+		s[i].wide = (unsigned int)c->wide;
+	}
+	b->inrun = 1;
+	*row0p = row0;
+	*roomp = room;
+	return 0;
+}
+
+int
+table_builder_run_heap(struct table_builder *b, struct table_slot *s,
+    int col, uint64_t used, uint64_t need)
+{
+	struct bcol *c;
+	int r;
+
+	if (!b->inrun || col < 0 || (unsigned)col >= b->ncols ||
+	    b->cols[col].type != VEIL_T_STRING || used > s[col].hcap ||
+	    need < used || need > HEAP_MAX)
+		return VEIL_E_INVALID;
+	c = &b->cols[col];
+	c->heap.len = used;	/* what a move must keep */
+	if ((r = vec_grow(&c->heap, need - used)) != 0)
+		return r;
+	s[col].heap = c->heap.p;
+	s[col].hcap = c->heap.cap;
+	return 0;
+}
+
+void
+table_builder_run_end(struct table_builder *b, struct table_slot *s,
+    uint64_t n)
+{
+	struct bcol *c;
+	unsigned int i;
+	uint64_t end;
+	uint32_t e;
+
+	if (!b->inrun)
+		return;
+	b->inrun = 0;
+	for (i = 0; i < b->ncols; i++) {
+		c = &b->cols[i];
+		c->data.len += n * slot(c);
+		c->nrows += n;
+		c->nnull += s[i].nnull;
+		c->nulls.len = (size_t)((c->nrows + 7) / 8);
+		if (c->type != VEIL_T_STRING)
+			continue;
+		/* The last end: the heap's length. */
+		if (c->wide)
+			memcpy(&end, c->data.p + c->data.len - 8, 8);
+		else {
+			memcpy(&e, c->data.p + c->data.len - 4, 4);
+			end = e;
+		}
+		/* Past hmax or hcap: the caller broke the contract. */
+		if (end > s[i].hmax || end > c->heap.cap)
+			b->broken = BROKEN_RUN;
+		else
+			c->heap.len = (size_t)end;
+	}
+}
+
+int64_t
+table_builder_dict_code(struct table_builder *b, int col, const char *p,
+    size_t len)
+{
+	struct bcol *c;
+	uint32_t code;
+	int r;
+
+	if (col < 0 || (unsigned)col >= b->ncols || b->nparts > 0 ||
+	    (c = &b->cols[col])->type != VEIL_T_CATEGORY)
+		return VEIL_E_INVALID;
+	if ((r = dict_intern(c, p, len, &code)) != 0)
+		return r;
+	return code;
 }
 
 int
 table_builder_null(struct table_builder *b, int col)
 {
-	if (col < 0 || (unsigned)col >= b->ncols || b->nparts > 0)
+	if (col < 0 || (unsigned)col >= b->ncols || b->nparts > 0 ||
+	    b->inrun)
 		return VEIL_E_INVALID;
-	b->room = 0;
 	return push_null(&b->cols[col]);
 }
 
@@ -989,8 +845,8 @@ table_builder_append(struct table_builder *b, struct table_builder *src)
 	size_t ncap, pk;
 	int r, same;
 
-	if (b == src || b->broken || src->broken || src->nparts > 0 ||
-	    src->ncols != b->ncols)
+	if (b == src || b->broken || src->broken || b->inrun || src->inrun ||
+	    src->nparts > 0 || src->ncols != b->ncols)
 		return VEIL_E_INVALID;
 	rows = table_builder_nrows(src);
 	for (i = 0; i < b->ncols; i++) {
@@ -1061,7 +917,7 @@ table_builder_append(struct table_builder *b, struct table_builder *src)
 	return 0;
  fail:
 	/* Our dictionaries may have grown: nothing is left to use. */
-	b->broken = 1;
+	b->broken = BROKEN_APPEND;
 	for (i = 0; i < b->ncols; i++)
 		free(pt.remap[i]);
 	free(pt.remap);
@@ -1326,8 +1182,15 @@ table_builder_finish(struct table_builder *b, void **bufp, size_t *lenp,
 		return veil_seterr(err, VEIL_E_NOMEM, "out of memory");
 	if (b->broken) {
 		free(j.t);
-		return veil_seterr(err, VEIL_E_INVALID, "table: the builder "
-		    "failed to take an appended part");
+		return veil_seterr(err, VEIL_E_INVALID, "table: %s",
+		    b->broken == BROKEN_RUN ? "a run wrote a string past its "
+		    "column's room" : "the builder failed to take an "
+		    "appended part");
+	}
+	if (b->inrun) {
+		free(j.t);
+		return veil_seterr(err, VEIL_E_INVALID, "table: a run of "
+		    "rows was not ended");
 	}
 	size = tf_align(sizeof(h)) + tf_align((uint64_t)b->ncols * sizeof(*d));
 	for (i = 0; i < b->ncols; i++) {

@@ -312,21 +312,38 @@ row_builder(void)
 	return b;
 }
 
-/* Row r's value in column i, as table_builder_row takes it. */
+/* A value of a row, for test_row_same. */
+struct tval {
+	union {
+		int64_t		 i;
+		double		 d;
+		int32_t		 days;
+		uint32_t	 code;
+		int		 b;
+	}		 v;
+	const char	*p;		/* string, category */
+	size_t		 len;
+	int		 kind;
+};
+#define TV_NULL		0
+#define TV_VALUE	1
+#define TV_NEW		2	/* category: not in the dictionary yet */
+
+/* Row r's value in column i. */
 static void
 row_value(struct table_builder *b, uint64_t r, size_t i,
-    struct table_value *v, char *buf)
+    struct tval *v, char *buf)
 {
 	uint64_t h = (r + 1) * UINT64_C(0x9e3779b97f4a7c15) ^ (i * 0x85ebca6b);
 	int64_t code;
 
 	h ^= h >> 29;
 	memset(v, 0, sizeof(*v));
-	v->kind = h % 7 == 0 ? TABLE_V_NULL : TABLE_V_VALUE;
+	v->kind = h % 7 == 0 ? TV_NULL : TV_VALUE;
 	if (i == 5)	/* nulls in two rows only */
-		v->kind = r == 5005 ? TABLE_V_NULL : TABLE_V_VALUE;
+		v->kind = r == 5005 ? TV_NULL : TV_VALUE;
 	if (r % 1000 == 500)	/* nulls only, appended value by value */
-		v->kind = TABLE_V_NULL;
+		v->kind = TV_NULL;
 	switch (row_types[i]) {
 	case VEIL_T_INT:
 		v->v.i = (int64_t)(h >> 3) - INT64_MAX / 4;
@@ -350,11 +367,11 @@ row_value(struct table_builder *b, uint64_t r, size_t i,
 		v->len = (size_t)snprintf(buf, 48, "k%u",
 		    (unsigned)(h >> 9) % 300);
 		v->p = buf;
-		v->kind = v->kind == TABLE_V_NULL ? TABLE_V_NULL : TABLE_V_NEW;
-		if (v->kind == TABLE_V_NEW && (code = table_builder_dict_find(b,
+		v->kind = v->kind == TV_NULL ? TV_NULL : TV_NEW;
+		if (v->kind == TV_NEW && (code = table_builder_dict_find(b,
 		    (int)i, buf, v->len)) >= 0) {
 			v->v.code = (uint32_t)code;
-			v->kind = TABLE_V_VALUE;
+			v->kind = TV_VALUE;
 		}
 		break;
 	default:
@@ -364,9 +381,9 @@ row_value(struct table_builder *b, uint64_t r, size_t i,
 
 /* The same value through the table_builder_* call for its type. */
 static int
-put_value(struct table_builder *b, size_t i, const struct table_value *v)
+put_value(struct table_builder *b, size_t i, const struct tval *v)
 {
-	if (v->kind == TABLE_V_NULL)
+	if (v->kind == TV_NULL)
 		return table_builder_null(b, (int)i);
 	switch (row_types[i]) {
 	case VEIL_T_INT:
@@ -385,49 +402,169 @@ put_value(struct table_builder *b, size_t i, const struct table_value *v)
 }
 
 /*
- * Whole rows (table_builder_row, which appends them type by type while
- * every column has room) give the bytes that value-by-value appends give:
- * nulls of every type, new and known categories, strings of every length,
- * one string column switching to 8-byte offsets in mid-table, and rows
- * appended value by value in between (which the whole-row path must
- * notice). The switch comes with 1024 offsets, so that a widened vector
- * of just their 8 KB would leave no room for the row's own offset, which
- * is put without a test (`make asan` sees that). Then the values it
- * refuses.
+ * Writes row r of a run (table.h) as its contract says, except that the
+ * nulls' bits are left to run_take. Returns 0, or -1 if a string is past
+ * its column's hmax (a narrow column must be widened first).
+ */
+static int
+run_put(struct table_builder *b, struct table_slot *s, uint64_t r,
+    const struct tval *v)
+{
+	uint64_t start, end, z = 0;
+	uint32_t e;
+	size_t i, w;
+	int64_t code;
+	uint8_t u;
+
+	for (i = 0; i < NROWT; i++) {
+		w = row_types[i] == VEIL_T_STRING ? (s[i].wide ? 8 : 4) :
+		    (size_t)tf_data_len(row_types[i], 1);
+		if (row_types[i] == VEIL_T_STRING) {
+			start = 0;
+			memcpy(&e, s[i].data + r * w - w, 4);
+			if (s[i].wide)
+				memcpy(&start, s[i].data + r * w - w, 8);
+			else
+				start = e;
+			end = start + (v[i].kind == TV_NULL ? 0 : v[i].len);
+			if (end > s[i].hmax)
+				return -1;
+			if (end > s[i].hcap)
+				assert_int_equal(table_builder_run_heap(b, s,
+				    (int)i, start, end), 0);
+			if (end > start)
+				memcpy(s[i].heap + start, v[i].p, end - start);
+			e = (uint32_t)end;
+			memcpy(s[i].data + r * w, s[i].wide ? (void *)&end :
+			    (void *)&e, w);
+			continue;
+		}
+		if (v[i].kind == TV_NULL) {
+			memcpy(s[i].data + r * w, &z, w);
+			continue;
+		}
+		switch (row_types[i]) {
+		case VEIL_T_BOOL:
+			u = v[i].v.b != 0;
+			memcpy(s[i].data + r * w, &u, 1);
+			break;
+		case VEIL_T_CATEGORY:
+			if (v[i].kind == TV_NEW) {
+				code = table_builder_dict_code(b, (int)i,
+				    v[i].p, v[i].len);
+				assert_true(code >= 0);
+				e = (uint32_t)code;
+			} else
+				e = v[i].v.code;
+			memcpy(s[i].data + r * w, &e, 4);
+			break;
+		default:
+			memcpy(s[i].data + r * w, &v[i].v, w);
+			break;
+		}
+	}
+	return 0;
+}
+
+/* The nulls of row row0 + r, written, once it is sure to be taken. */
+static void
+run_take(struct table_slot *s, uint64_t row, const struct tval *v)
+{
+	size_t i;
+
+	for (i = 0; i < NROWT; i++)
+		if (v[i].kind == TV_NULL) {
+			s[i].nulls[row >> 3] |= (unsigned char)(1u <<
+			    (row & 7));
+			s[i].nnull++;
+		}
+}
+
+/*
+ * Rows written straight into runs give the bytes that value-by-value
+ * appends give: nulls of every type, new and known categories, strings
+ * of every length, one string column switching to 8-byte offsets in
+ * mid-table, rows appended value by value in between, rows written and
+ * then dropped (the next one takes their slot, or the run ends without
+ * them), and runs of every length. The switch comes with 1024 offsets,
+ * so that a widened vector of just their 8 KB leaves no room past them
+ * (`make asan` sees a write there). Then what a run refuses.
  */
 static void
 test_row_same(void **state)
 {
 	struct table_builder *a, *b;
-	struct table_value v[NROWT];
+	struct table_slot s[NROWT];
+	struct tval v[NROWT], junk[NROWT];
 	struct table *t = NULL;
 	struct veil_err err;
-	char bufs[NROWT][48];
+	char bufs[NROWT][48], jbufs[NROWT][48];
 	void *ba, *bb;
 	size_t la, lb, i;
-	uint64_t r, sum;
+	uint64_t r, sum, row0 = 0, room = 0, n = 0, runs = 0, fits;
+	unsigned int wide0 = 0;
 
 	(void)state;
 	for (int narrow = 0; narrow < 2; narrow++) {
 		a = row_builder();
 		for (r = 0, sum = 0; r < 1023; r++) {
 			row_value(a, r, 0, &v[0], bufs[0]);
-			sum += v[0].kind == TABLE_V_NULL ? 0 : v[0].len;
+			sum += v[0].kind == TV_NULL ? 0 : v[0].len;
 		}
 		table_builder_test_narrow(narrow ? sum : UINT64_MAX);
 		b = row_builder();
-		for (r = 0; r < 20000; r++) {
+		for (r = 0, room = 0; r < 20000; r++) {
 			for (i = 0; i < NROWT; i++)
 				row_value(a, r, i, &v[i], bufs[i]);
-			if (r % 1000 < 3 || r % 1000 == 500)
+			fits = 1;
+			if (r % 1000 >= 3 && r % 1000 != 500) {
+				if (n == room || r % 777 == 0) {
+					if (room > 0)
+						table_builder_run_end(a, s, n);
+					assert_int_equal(table_builder_run(a,
+					    s, &row0, &room), 0);
+					assert_true(room > 0);
+					assert_int_equal(row0, r);
+					n = 0;
+					runs++;
+					wide0 = s[0].wide;
+					assert_int_equal(s[0].hmax, wide0 ?
+					    UINT64_C(1) << 40 : narrow ? sum :
+					    UINT32_MAX);
+				}
+				if (r % 13 == 0) {	/* dropped */
+					for (i = 0; i < NROWT; i++)
+						row_value(a, r + 7, i, &junk[i],
+						    jbufs[i]);
+					for (i = 0; i < NROWT; i++)
+						if (junk[i].kind == TV_NEW)
+							junk[i].kind = TV_NULL;
+					(void)run_put(a, s, n, junk);
+				}
+				fits = run_put(a, s, n, v) == 0;
+				if (fits) {
+					run_take(s, row0 + n, v);
+					n++;
+				}
+				if (r % 101 == 0 && fits)	/* ends dropped */
+					(void)run_put(a, s, n, v);
+			}
+			if (!fits || r % 1000 < 3 || r % 1000 == 500) {
+				if (room > 0)
+					table_builder_run_end(a, s, n);
+				room = n = 0;
 				for (i = 0; i < NROWT; i++)
 					assert_int_equal(put_value(a, i, &v[i]),
 					    0);
-			else
-				assert_int_equal(table_builder_row(a, v), 0);
+			}
 			for (i = 0; i < NROWT; i++)
 				assert_int_equal(put_value(b, i, &v[i]), 0);
 		}
+		if (room > 0)
+			table_builder_run_end(a, s, n);
+		room = n = 0;
+		/* A run's narrow column stops at hmax: put_value widens it. */
+		assert_int_equal(wide0, (unsigned int)narrow);
 		assert_int_equal(table_builder_finish(a, &ba, &la, &err), 0);
 		assert_int_equal(table_builder_finish(b, &bb, &lb, &err), 0);
 		assert_int_equal(la, lb);
@@ -438,36 +575,81 @@ test_row_same(void **state)
 		table_builder_free(b);
 	}
 	table_builder_test_narrow(UINT64_MAX);
+	assert_true(runs > 40);
 
+	/* In a run, the builder takes nothing else. */
 	a = row_builder();
-	for (i = 0; i < NROWT; i++)
-		row_value(a, 1, i, &v[i], bufs[i]);
-	assert_int_equal(table_builder_row(a, v), 0);
-	v[3].kind = TABLE_V_VALUE;
-	v[3].v.d = 1.0 / 0.0;
-	assert_int_equal(table_builder_row(a, v), VEIL_E_INVALID);
+	b = row_builder();
+	assert_int_equal(table_builder_run(a, s, &row0, &room), 0);
+	assert_true(room >= 64);
+	assert_int_equal(table_builder_int(a, 1, 5), VEIL_E_INVALID);
+	assert_int_equal(table_builder_null(a, 1), VEIL_E_INVALID);
+	assert_int_equal(table_builder_category(a, 2, "x", 1),
+	    VEIL_E_INVALID);
+	assert_int_equal(table_builder_add_column(a, "z", VEIL_T_INT,
+	    VEIL_R_QUASI, 0), VEIL_E_INVALID);
+	assert_int_equal(table_builder_run(a, s, &row0, &room), 0);
+	assert_int_equal(room, 0);
+	assert_int_equal(table_builder_append(b, a), VEIL_E_INVALID);
+	assert_int_equal(table_builder_finish(a, &ba, &la, &err),
+	    VEIL_E_INVALID);
+	assert_int_equal(table_builder_run_heap(a, s, 1, 0, 10),
+	    VEIL_E_INVALID);	/* not a string column */
+	assert_int_equal(table_builder_run_heap(a, s, 0, 10, 5),
+	    VEIL_E_INVALID);
+	assert_int_equal(table_builder_dict_code(a, 1, "x", 1),
+	    VEIL_E_INVALID);
+	assert_int_equal(table_builder_dict_code(a, 2, "x", 1), 0);
+	table_builder_run_end(a, s, 0);
+	assert_int_equal(table_builder_nrows(a), 0);
+	assert_int_equal(table_builder_dict_size(a, 2), 1);
+	assert_int_equal(table_builder_int(a, 1, 5), 0);
+	/* Columns that have not as many rows: no room. */
+	assert_int_equal(table_builder_run(a, s, &row0, &room), 0);
+	assert_int_equal(room, 0);
+	assert_int_equal(table_builder_run_heap(a, s, 0, 0, 10),
+	    VEIL_E_INVALID);	/* not in a run */
 	table_builder_free(a);
-	a = row_builder();
-	for (i = 0; i < NROWT; i++)
-		row_value(a, 1, i, &v[i], bufs[i]);
-	v[2].kind = TABLE_V_VALUE;
-	v[2].v.code = 7;	/* no such code yet */
-	assert_int_equal(table_builder_row(a, v), VEIL_E_INVALID);
-	table_builder_free(a);
+	table_builder_free(b);
 
-	/* A column whose only null comes in a whole row. */
+	/* A string end past hmax, or past hcap, breaks the builder. */
+	for (int past = 0; past < 2; past++) {
+		table_builder_test_narrow(past ? UINT64_MAX : 100);
+		a = row_builder();
+		assert_int_equal(table_builder_run(a, s, &row0, &room), 0);
+		assert_int_equal(table_builder_run_heap(a, s, 0, 0, 300), 0);
+		assert_true(s[0].hcap >= 300);
+		lb = past ? s[0].hcap + 1 : 200;
+		memcpy(s[0].data, &(uint32_t){ (uint32_t)lb }, 4);
+		table_builder_run_end(a, s, 1);
+		assert_int_equal(table_builder_finish(a, &ba, &la, &err),
+		    VEIL_E_INVALID);
+		assert_non_null(strstr(err.msg, "past its column's room"));
+		assert_int_equal(table_builder_run(a, s, &row0, &room), 0);
+		assert_int_equal(room, 0);
+		table_builder_free(a);
+	}
+	table_builder_test_narrow(UINT64_MAX);
+
+	/* A column whose only null comes in a run. */
 	a = table_builder_new();
 	assert_non_null(a);
 	assert_int_equal(table_builder_add_column(a, "i", VEIL_T_INT,
 	    VEIL_R_QUASI, 0), 0);
+	assert_int_equal(table_builder_run(a, s, &row0, &room), 0);
+	assert_true(room >= 10);
 	for (r = 0; r < 10; r++) {
-		v[0].kind = r == 4 ? TABLE_V_NULL : TABLE_V_VALUE;
-		v[0].v.i = (int64_t)r;
-		assert_int_equal(table_builder_row(a, v), 0);
+		int64_t x = r == 4 ? 0 : (int64_t)r;
+
+		memcpy(s[0].data + r * 8, &x, 8);
 	}
+	s[0].nulls[4 >> 3] |= 1u << 4;
+	s[0].nnull++;
+	table_builder_run_end(a, s, 10);
 	assert_int_equal(table_builder_finish(a, &ba, &la, &err), 0);
 	table_builder_free(a);
 	assert_int_equal(table_open(ba, la, &t, &err), 0);
+	assert_int_equal(table_nrows(t), 10);
 	assert_true(table_isnull(table_column(t, 0), 4));
 	assert_false(table_isnull(table_column(t, 0), 5));
 	table_free(t);
