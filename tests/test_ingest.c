@@ -698,6 +698,51 @@ test_float_vs_strtod(void **state)
 	}
 }
 
+/*
+ * Short strings of digits and the bytes a word-at-a-time parse may
+ * confuse with them (the neighbours of '0' and '9', '.', NUL, non-ASCII),
+ * checked against the grammar [+-]?digits[.digits] (a digit somewhere)
+ * and strtod's value.
+ */
+static void
+test_float_short(void **state)
+{
+	static const char alpha[] = "0123456789..--+/:a \xff\x00\x1e\xbe";
+	uint64_t x = 77;
+	char s[16];
+	size_t n, i, k, dig, dots;
+	double v;
+	int r, ok, seen = 0;
+
+	(void)state;
+	for (i = 0; i < 400000; i++) {
+		n = 1 + rnd(&x) % 10;
+		for (k = 0; k < n; k++)
+			s[k] = rnd(&x) % 3 ? (char)('0' + rnd(&x) % 10) :
+			    alpha[rnd(&x) % (sizeof(alpha) - 1)];
+		s[n] = '\0';
+		k = s[0] == '-' || s[0] == '+';
+		for (dig = dots = 0, ok = 1; k < n; k++) {
+			if (s[k] >= '0' && s[k] <= '9')
+				dig++;
+			else if (s[k] == '.' && dots++ == 0)
+				continue;
+			else
+				ok = 0;
+		}
+		ok = ok && dig > 0;
+		r = ingest_parse_float(s, n, &v);
+		if ((r == 0) != ok)
+			fail_msg("\"%.*s\" (%zu bytes): %s", (int)n, s, n,
+			    ok ? "refused" : "accepted");
+		if (ok && !same_double(v, strtod(s, NULL)))
+			fail_msg("\"%s\" = %.17g, strtod %.17g", s, v,
+			    strtod(s, NULL));
+		seen += ok;
+	}
+	assert_true(seen > 10000);
+}
+
 static void
 test_float_column(void **state)
 {
@@ -2038,6 +2083,7 @@ main(void)
 		cmocka_unit_test(test_parse_int),
 		cmocka_unit_test(test_int_column),
 		cmocka_unit_test(test_parse_float),
+		cmocka_unit_test(test_float_short),
 		cmocka_unit_test(test_float_vs_strtod),
 		cmocka_unit_test(test_float_column),
 		cmocka_unit_test(test_dates),
