@@ -804,13 +804,12 @@ static inline void
 put_null(struct fused *fu, const struct fcol *col, int ci)
 {
 	struct table_slot *sl = &fu->sl[ci];
-	uint64_t z = 0;
-	size_t w = col->w;
+	int64_t r = (int64_t)fu->r;
 
 	if (col->type == VEIL_T_STRING)
-		w = sl->wide ? 8 : 4;
-	memcpy(sl->data + fu->r * w, col->type == VEIL_T_STRING ?
-	    sl->data + fu->r * w - w : (const unsigned char *)&z, w);
+		table_slot_set_end(sl, r, table_slot_end(sl, r - 1));
+	else
+		memset(sl->data + fu->r * col->w, 0, col->w);
 	fu->nullc[fu->nnull++] = ci;
 }
 
@@ -820,30 +819,15 @@ put_string(const struct ictx *c, struct fused *fu, int ci, const char *p,
     size_t len)
 {
 	struct table_slot *sl = &fu->sl[ci];
-	unsigned char *d;
-	uint64_t start, end;
-	uint32_t e;
+	int64_t r = (int64_t)fu->r;
+	uint64_t start = table_slot_end(sl, r - 1), end = start + len;
 
-	if (sl->wide) {
-		d = sl->data + fu->r * 8;
-		memcpy(&start, d - 8, 8);
-	} else {
-		d = sl->data + fu->r * 4;
-		memcpy(&e, d - 4, 4);
-		start = e;
-	}
-	end = start + len;
 	/* Past a narrow column's ends: put_field widens it. */
 	if (end > sl->hmax || (end > sl->hcap &&
 	    table_builder_run_heap(c->b, fu->sl, ci, start, end) != 0))
 		return -1;
 	copy_bytes(sl->heap + start, (const unsigned char *)p, len);
-	if (sl->wide)
-		memcpy(d, &end, 8);
-	else {
-		e = (uint32_t)end;
-		memcpy(d, &e, 4);
-	}
+	table_slot_set_end(sl, r, end);
 	return 0;
 }
 

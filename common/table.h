@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "error.h"
 
@@ -243,6 +244,33 @@ struct table_slot {
 	uint64_t	 nnull;		/* nulls set in the run */
 	unsigned int	 wide;		/* string: 8-byte ends */
 };
+/* A string column's end of the run's row r (r = -1: the row before). */
+static inline uint64_t
+table_slot_end(const struct table_slot *s, int64_t r)
+{
+	uint64_t end;
+	uint32_t e;
+
+	if (s->wide) {
+		memcpy(&end, s->data + r * 8, 8);
+		return end;
+	}
+	memcpy(&e, s->data + r * 4, 4);
+	return e;
+}
+
+/* Sets it (the caller keeps a narrow column's ends within hmax). */
+static inline void
+table_slot_set_end(struct table_slot *s, int64_t r, uint64_t end)
+{
+	uint32_t e = (uint32_t)end;
+
+	if (s->wide)
+		memcpy(s->data + r * 8, &end, 8);
+	else
+		memcpy(s->data + r * 4, &e, 4);
+}
+
 int	 table_builder_run(struct table_builder *, struct table_slot *s,
 	    uint64_t *row0p, uint64_t *roomp);
 /*

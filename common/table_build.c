@@ -780,7 +780,6 @@ table_builder_run_end(struct table_builder *b, struct table_slot *s,
 	struct bcol *c;
 	unsigned int i;
 	uint64_t end;
-	uint32_t e;
 
 	if (!b->inrun)
 		return;
@@ -794,12 +793,7 @@ table_builder_run_end(struct table_builder *b, struct table_slot *s,
 		if (c->type != VEIL_T_STRING)
 			continue;
 		/* The last end: the heap's length. */
-		if (c->wide)
-			memcpy(&end, c->data.p + c->data.len - 8, 8);
-		else {
-			memcpy(&e, c->data.p + c->data.len - 4, 4);
-			end = e;
-		}
+		end = table_slot_end(&s[i], (int64_t)n - 1);
 		/* Past hmax or hcap: the caller broke the contract. */
 		if (end > s[i].hmax || end > c->heap.cap)
 			b->broken = BROKEN_RUN;

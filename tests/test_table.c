@@ -420,12 +420,7 @@ run_put(struct table_builder *b, struct table_slot *s, uint64_t r,
 		w = row_types[i] == VEIL_T_STRING ? (s[i].wide ? 8 : 4) :
 		    (size_t)tf_data_len(row_types[i], 1);
 		if (row_types[i] == VEIL_T_STRING) {
-			start = 0;
-			memcpy(&e, s[i].data + r * w - w, 4);
-			if (s[i].wide)
-				memcpy(&start, s[i].data + r * w - w, 8);
-			else
-				start = e;
+			start = table_slot_end(&s[i], (int64_t)r - 1);
 			end = start + (v[i].kind == TV_NULL ? 0 : v[i].len);
 			if (end > s[i].hmax)
 				return -1;
@@ -434,9 +429,7 @@ run_put(struct table_builder *b, struct table_slot *s, uint64_t r,
 				    (int)i, start, end), 0);
 			if (end > start)
 				memcpy(s[i].heap + start, v[i].p, end - start);
-			e = (uint32_t)end;
-			memcpy(s[i].data + r * w, s[i].wide ? (void *)&end :
-			    (void *)&e, w);
+			table_slot_set_end(&s[i], (int64_t)r, end);
 			continue;
 		}
 		if (v[i].kind == TV_NULL) {
